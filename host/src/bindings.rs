@@ -1,0 +1,22 @@
+//! Every `bindgen!` of the host lives here, so the generated code for the one
+//! WIT contract (`wit/`) is produced once and shared by every world.
+
+/// The version of the `floh:connector` WIT package this host implements.
+pub const WIT_PACKAGE_VERSION: &str = "0.1.0";
+
+#[allow(missing_docs)]
+mod gen_script_engine {
+    wasmtime::component::bindgen!({
+        world: "script-engine",
+        path: "../wit",
+        imports: {
+            // HTTP waits on the network: it must not block a tokio worker.
+            "floh:connector/http.send": async | trappable,
+            default: trappable,
+        },
+        exports: { default: async },
+    });
+}
+
+pub use gen_script_engine::floh::connector::{config, http, log, types};
+pub use gen_script_engine::{Diagnostic, Exception, RunError, ScriptEngine, ScriptEnginePre};

@@ -1,0 +1,442 @@
+//! `floh:connector/http`: the only way out of a sandbox.
+//!
+//! Every request is checked against the connector's [`EgressPolicy`]: IP
+//! literals here, names after resolution (in the client's resolver). Redirects
+//! are followed hop by hop so each hop is checked again, credentials are not
+//! forwarded to another origin, and every hop is recorded. Responses are read
+//! up to a size cap and everything is bounded by the invocation's deadline.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::bindings::http::{Host, HttpError, Method, Request, Response};
+use crate::egress::{EgressPolicy, resolver::denied_reason};
+use crate::redact::SecretRedactor;
+
+/// Caps on the HTTP traffic of one execution.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Requests per execution (redirect hops not counted).
+    pub max_requests: u32,
+    /// Bytes of one response body.
+    pub max_response_bytes: usize,
+    /// One request, connect to last body byte (the deadline may be sooner).
+    pub request_timeout: Duration,
+    /// Redirect hops followed per request.
+    pub max_redirects: u8,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            max_requests: 100,
+            max_response_bytes: 10 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_redirects: 10,
+        }
+    }
+}
+
+/// One request (or redirect hop) an execution made, for the execution record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpCall {
+    /// Upper-case method.
+    pub method: String,
+    /// The URL, with secrets masked.
+    pub url: String,
+    /// The response status, when there was a response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// Why there was no response.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Time from send to the end of the body.
+    pub duration_ms: u64,
+}
+
+/// The HTTP import of one execution.
+pub struct HttpImport {
+    client: reqwest::Client,
+    policy: EgressPolicy,
+    limits: HttpLimits,
+    deadline: Instant,
+    redactor: Arc<SecretRedactor>,
+    requests: u32,
+    calls: Vec<HttpCall>,
+}
+
+impl HttpImport {
+    /// An import that sends through `client` (built for `policy`) until `deadline`.
+    pub fn new(
+        client: reqwest::Client,
+        policy: EgressPolicy,
+        limits: HttpLimits,
+        deadline: Instant,
+        redactor: Arc<SecretRedactor>,
+    ) -> Self {
+        Self {
+            client,
+            policy,
+            limits,
+            deadline,
+            redactor,
+            requests: 0,
+            calls: Vec::new(),
+        }
+    }
+
+    /// What was sent, in order.
+    pub fn into_calls(self) -> Vec<HttpCall> {
+        self.calls
+    }
+
+    async fn perform(&mut self, request: Request) -> Result<Response, HttpError> {
+        if self.requests >= self.limits.max_requests {
+            return Err(HttpError::LimitExceeded(format!(
+                "an execution may send at most {} requests",
+                self.limits.max_requests
+            )));
+        }
+        self.requests += 1;
+        let mut url = Url::parse(&request.url).map_err(|error| {
+            HttpError::InvalidRequest(format!(
+                "`{}` is not an absolute URL: {error}",
+                self.redactor.redact(&request.url)
+            ))
+        })?;
+        let mut method = reqwest_method(request.method);
+        let mut headers = header_map(&request.headers)?;
+        let mut body = request.body;
+        let mut hops = 0;
+        loop {
+            self.check_destination(&url)?;
+            let started = Instant::now();
+            let response = self.send_once(&method, &url, &headers, body.as_ref()).await;
+            let response = match response {
+                Ok(response) => response,
+                Err(error) => {
+                    self.record(&method, &url, None, Some(&error), started);
+                    return Err(error);
+                }
+            };
+            let status = response.status();
+            let location = response.headers().get(header::LOCATION).cloned();
+            if let (true, Some(location)) = (status.is_redirection(), location) {
+                self.record(&method, &url, Some(status.as_u16()), None, started);
+                if hops == self.limits.max_redirects {
+                    return Err(HttpError::LimitExceeded(format!(
+                        "more than {} redirects",
+                        self.limits.max_redirects
+                    )));
+                }
+                hops += 1;
+                let next = location
+                    .to_str()
+                    .ok()
+                    .and_then(|location| url.join(location).ok())
+                    .ok_or_else(|| {
+                        HttpError::InvalidRequest("a redirect has an invalid Location".into())
+                    })?;
+                let method_becomes_get = status == reqwest::StatusCode::SEE_OTHER
+                    || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST);
+                if method_becomes_get {
+                    method = reqwest::Method::GET;
+                    body = None;
+                    headers.remove(header::CONTENT_TYPE);
+                    headers.remove(header::CONTENT_LENGTH);
+                }
+                if next.origin() != url.origin() {
+                    for name in [
+                        header::AUTHORIZATION,
+                        header::COOKIE,
+                        header::PROXY_AUTHORIZATION,
+                    ] {
+                        headers.remove(name);
+                    }
+                }
+                url = next;
+                continue;
+            }
+            let result = self.read_response(response).await;
+            let error = result.as_ref().err();
+            self.record(&method, &url, Some(status.as_u16()), error, started);
+            return result;
+        }
+    }
+
+    /// Scheme and IP-literal checks; names are checked after resolution.
+    fn check_destination(&self, url: &Url) -> Result<(), HttpError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(HttpError::InvalidRequest(format!(
+                "only http and https URLs are allowed, not `{}:`",
+                url.scheme()
+            )));
+        }
+        let address = match url.host() {
+            Some(url::Host::Ipv4(v4)) => std::net::IpAddr::V4(v4),
+            Some(url::Host::Ipv6(v6)) => std::net::IpAddr::V6(v6),
+            Some(url::Host::Domain(_)) => return Ok(()),
+            None => return Err(HttpError::InvalidRequest("the URL has no host".into())),
+        };
+        self.policy
+            .check(address)
+            .map_err(|denied| HttpError::Denied(denied.to_string()))
+    }
+
+    async fn send_once(
+        &self,
+        method: &reqwest::Method,
+        url: &Url,
+        headers: &HeaderMap,
+        body: Option<&Vec<u8>>,
+    ) -> Result<reqwest::Response, HttpError> {
+        let remaining = self.deadline.saturating_duration_since(Instant::now());
+        if remaining.is_zero() {
+            return Err(HttpError::Timeout);
+        }
+        let mut builder = self
+            .client
+            .request(method.clone(), url.clone())
+            .headers(headers.clone())
+            .timeout(remaining.min(self.limits.request_timeout));
+        if let Some(body) = body {
+            builder = builder.body(body.clone());
+        }
+        builder.send().await.map_err(|error| self.classify(error))
+    }
+
+    async fn read_response(&self, mut response: reqwest::Response) -> Result<Response, HttpError> {
+        let limit = self.limits.max_response_bytes;
+        if response
+            .content_length()
+            .is_some_and(|length| length > limit as u64)
+        {
+            return Err(HttpError::ResponseTooLarge(limit as u64));
+        }
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(name, value)| {
+                let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+                (name.as_str().to_string(), value)
+            })
+            .collect();
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|error| self.classify(error))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(HttpError::ResponseTooLarge(limit as u64));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
+    }
+
+    fn classify(&self, error: reqwest::Error) -> HttpError {
+        if error.is_timeout() {
+            return HttpError::Timeout;
+        }
+        if let Some(reason) = denied_reason(&error) {
+            return HttpError::Denied(reason);
+        }
+        let error = error.without_url();
+        let mut message = error.to_string();
+        let mut source = std::error::Error::source(&error);
+        while let Some(cause) = source {
+            message.push_str(": ");
+            message.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        HttpError::Connection(self.redactor.redact(&message).into_owned())
+    }
+
+    fn record(
+        &mut self,
+        method: &reqwest::Method,
+        url: &Url,
+        status: Option<u16>,
+        error: Option<&HttpError>,
+        started: Instant,
+    ) {
+        self.calls.push(HttpCall {
+            method: method.as_str().to_string(),
+            url: self.redactor.redact(url.as_str()).into_owned(),
+            status,
+            error: error.map(describe),
+            duration_ms: started.elapsed().as_millis() as u64,
+        });
+    }
+}
+
+impl Host for HttpImport {
+    async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
+        Ok(self.perform(request).await)
+    }
+}
+
+/// A one-line description of an HTTP error, for records and messages.
+pub fn describe(error: &HttpError) -> String {
+    match error {
+        HttpError::Denied(reason) => format!("refused by the egress policy: {reason}"),
+        HttpError::InvalidRequest(reason) => format!("invalid request: {reason}"),
+        HttpError::Timeout => "timed out".to_string(),
+        HttpError::Connection(reason) => format!("connection failed: {reason}"),
+        HttpError::ResponseTooLarge(limit) => format!("response larger than {limit} bytes"),
+        HttpError::LimitExceeded(reason) => reason.clone(),
+    }
+}
+
+fn reqwest_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Head => reqwest::Method::HEAD,
+        Method::Post => reqwest::Method::POST,
+        Method::Put => reqwest::Method::PUT,
+        Method::Patch => reqwest::Method::PATCH,
+        Method::Delete => reqwest::Method::DELETE,
+        Method::Options => reqwest::Method::OPTIONS,
+    }
+}
+
+fn header_map(pairs: &[(String, String)]) -> Result<HeaderMap, HttpError> {
+    let mut headers = HeaderMap::with_capacity(pairs.len());
+    for (name, value) in pairs {
+        let header_name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            HttpError::InvalidRequest(format!("`{name}` is not a valid header name"))
+        })?;
+        let header_value = HeaderValue::from_str(value).map_err(|_| {
+            HttpError::InvalidRequest(format!("the value of header `{name}` is not valid"))
+        })?;
+        headers.append(header_name, header_value);
+    }
+    Ok(headers)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn import(policy: EgressPolicy) -> HttpImport {
+        let clients = crate::egress::resolver::HttpClients::new(Duration::from_secs(1));
+        let client = clients.for_policy(&policy).expect("client");
+        HttpImport::new(
+            client,
+            policy,
+            HttpLimits::default(),
+            Instant::now() + Duration::from_secs(5),
+            Arc::new(SecretRedactor::new(["s3cret"])),
+        )
+    }
+
+    fn request(url: &str) -> Request {
+        Request {
+            method: Method::Get,
+            url: url.into(),
+            headers: vec![],
+            body: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn ip_literals_are_checked_before_connecting() {
+        let mut http = import(EgressPolicy::default());
+        for url in [
+            "http://127.0.0.1:9/",
+            "http://[::1]:9/",
+            "http://169.254.169.254/latest/meta-data",
+        ] {
+            let result = http.send(request(url)).await.expect("no trap");
+            assert!(
+                matches!(result, Err(HttpError::Denied(_))),
+                "{url}: {result:?}"
+            );
+        }
+        assert_eq!(
+            http.into_calls().len(),
+            0,
+            "refused requests never leave the host"
+        );
+    }
+
+    #[tokio::test]
+    async fn names_resolving_to_loopback_are_refused() {
+        let mut http = import(EgressPolicy::default());
+        let result = http
+            .send(request("http://localhost:9/"))
+            .await
+            .expect("no trap");
+        match result {
+            Err(HttpError::Denied(reason)) => assert!(reason.contains("localhost"), "{reason}"),
+            other => panic!("expected a denial, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn other_schemes_and_bad_headers_are_invalid_requests() {
+        let mut http = import(EgressPolicy::unrestricted());
+        let result = http
+            .send(request("file:///etc/passwd"))
+            .await
+            .expect("no trap");
+        assert!(
+            matches!(result, Err(HttpError::InvalidRequest(_))),
+            "{result:?}"
+        );
+        let mut bad_header = request("http://127.0.0.1:9/");
+        bad_header.headers.push(("bad header".into(), "x".into()));
+        let result = http.send(bad_header).await.expect("no trap");
+        assert!(
+            matches!(result, Err(HttpError::InvalidRequest(_))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_request_budget_is_enforced() {
+        let mut http = import(EgressPolicy::default());
+        http.limits.max_requests = 1;
+        let _ = http
+            .send(request("http://127.0.0.1:9/"))
+            .await
+            .expect("no trap");
+        let result = http
+            .send(request("http://127.0.0.1:9/"))
+            .await
+            .expect("no trap");
+        assert!(
+            matches!(result, Err(HttpError::LimitExceeded(_))),
+            "{result:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn secrets_in_invalid_urls_are_masked() {
+        let mut http = import(EgressPolicy::default());
+        let result = http
+            .send(request("not a url s3cret"))
+            .await
+            .expect("no trap");
+        match result {
+            Err(HttpError::InvalidRequest(message)) => {
+                assert!(
+                    !message.contains("s3cret") && message.contains("***"),
+                    "{message}"
+                )
+            }
+            other => panic!("expected invalid request, got {other:?}"),
+        }
+    }
+}

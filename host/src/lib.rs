@@ -1,0 +1,12 @@
+//! Floh: a connector host for workflow automation.
+//!
+//! Connectors are how workflows reach the outside world. User code (scripts
+//! and plugins) runs in wasmtime sandboxes whose only way out is the `floh`
+//! WIT interface (`wit/`), implemented in [`imports`] and policed by
+//! [`egress`] and [`redact`]. [`runtime`] owns the engine and the sandboxes.
+
+pub mod bindings;
+pub mod egress;
+pub mod imports;
+pub mod redact;
+pub mod runtime;

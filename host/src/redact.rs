@@ -1,0 +1,89 @@
+//! Replacing decrypted secret values with `***` in everything that leaves a
+//! sandbox as text: log lines, error messages and recorded request URLs.
+
+use std::borrow::Cow;
+
+/// What secret values are replaced with.
+pub const MASK: &str = "***";
+
+/// The secret values of one connector, ready to be scrubbed from text.
+#[derive(Debug, Clone, Default)]
+pub struct SecretRedactor {
+    /// Longest first, so that a secret containing another is masked whole.
+    needles: Vec<String>,
+}
+
+impl SecretRedactor {
+    /// A redactor for the given secret values. Each value is also matched in
+    /// its JSON-escaped and percent-encoded forms, which is how it appears
+    /// when a script logs an object or builds a URL.
+    pub fn new<I, S>(secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut needles = Vec::new();
+        for secret in secrets {
+            let secret = secret.as_ref();
+            if secret.is_empty() {
+                continue;
+            }
+            needles.push(secret.to_string());
+            if let Ok(json) = serde_json::to_string(secret) {
+                let escaped = &json[1..json.len() - 1];
+                if escaped != secret {
+                    needles.push(escaped.to_string());
+                }
+            }
+            let encoded: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+            if encoded != secret {
+                needles.push(encoded);
+            }
+        }
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Self { needles }
+    }
+
+    /// Whether there is anything to redact.
+    pub fn is_empty(&self) -> bool {
+        self.needles.is_empty()
+    }
+
+    /// `text` with every secret replaced by [`MASK`].
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut text = Cow::Borrowed(text);
+        for needle in &self.needles {
+            if text.contains(needle.as_str()) {
+                text = Cow::Owned(text.replace(needle.as_str(), MASK));
+            }
+        }
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_plain_json_escaped_and_url_encoded_forms() {
+        let redactor = SecretRedactor::new(["sk-1\"2 3"]);
+        assert_eq!(redactor.redact("key=sk-1\"2 3!"), "key=***!");
+        assert_eq!(redactor.redact(r#"{"k":"sk-1\"2 3"}"#), r#"{"k":"***"}"#);
+        assert_eq!(redactor.redact("?k=sk-1%222+3"), "?k=***");
+    }
+
+    #[test]
+    fn longer_secrets_are_masked_before_their_substrings() {
+        let redactor = SecretRedactor::new(["abc", "abcdef"]);
+        assert_eq!(redactor.redact("x abcdef y abc"), "x *** y ***");
+    }
+
+    #[test]
+    fn text_without_secrets_is_borrowed_unchanged() {
+        let redactor = SecretRedactor::new(["", "secret"]);
+        assert!(matches!(redactor.redact("nothing here"), Cow::Borrowed(_)));
+        assert!(SecretRedactor::new([""]).is_empty());
+    }
+}

@@ -1,0 +1,137 @@
+//! What goes into an execution and what comes out of it.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::imports::{HttpCall, LogEntry};
+
+/// One command to run (the spec's execute request, minus the config).
+#[derive(Debug, Clone, Default)]
+pub struct Invocation {
+    /// The command, i.e. the script's global function name.
+    pub command: String,
+    /// `floh.params` (a JSON object).
+    pub params: Value,
+    /// `floh.variables` (a JSON object).
+    pub variables: Value,
+    /// Step and run ids and the deadline.
+    pub metadata: InvocationMetadata,
+}
+
+/// The spec's `metadata` of an execute request.
+#[derive(Debug, Clone, Default)]
+pub struct InvocationMetadata {
+    /// The workflow step, if any.
+    pub step_id: Option<String>,
+    /// The workflow run, if any.
+    pub run_id: Option<String>,
+    /// The deadline; the engine's default when `None`.
+    pub timeout: Option<Duration>,
+}
+
+/// The spec's `ConnectorResult`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorResult {
+    /// Whether the command succeeded.
+    pub success: bool,
+    /// Output data.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// Variables to set on the workflow run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_variables: Option<Value>,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything an execution produced, including when it failed.
+#[derive(Debug)]
+pub struct Execution {
+    /// The connector's result, or why there is none.
+    pub outcome: Result<ConnectorResult, ExecutionError>,
+    /// Captured log lines (secrets masked).
+    pub logs: Vec<LogEntry>,
+    /// HTTP requests made, in order.
+    pub http_calls: Vec<HttpCall>,
+    /// Wall time of the whole execution.
+    pub duration: Duration,
+}
+
+/// Why an execution produced no connector result.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecutionError {
+    /// The script has no function named like the command.
+    #[error("unknown command `{0}`: the script defines no function with that name")]
+    UnknownCommand(String),
+    /// The script's top level threw.
+    #[error("the script failed while loading: {message}")]
+    ScriptThrew {
+        /// Exception message.
+        message: String,
+        /// JavaScript stack.
+        stack: String,
+    },
+    /// The command threw.
+    #[error("{message}")]
+    CommandThrew {
+        /// Exception message.
+        message: String,
+        /// JavaScript stack.
+        stack: String,
+    },
+    /// The returned value is not a ConnectorResult.
+    #[error("invalid result: {0}")]
+    InvalidResult(String),
+    /// The deadline passed.
+    #[error("the execution exceeded its timeout of {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The sandbox ran out of its memory allowance.
+    #[error("the execution exceeded its memory limit of {} MiB", .0 / (1024 * 1024))]
+    MemoryLimit(usize),
+    /// Recursion too deep.
+    #[error("the execution overflowed its stack (too deep recursion)")]
+    StackOverflow,
+    /// `data` plus `outputVariables` exceed the output cap.
+    #[error("the result is larger than the limit of {0} bytes")]
+    OutputTooLarge(usize),
+    /// Stored bytecode was not produced by this engine.
+    #[error("the compiled script cannot be loaded: {0}")]
+    InvalidBytecode(String),
+    /// Every sandbox slot is busy.
+    #[error("the host is at capacity; retry shortly")]
+    AtCapacity,
+    /// The sandbox trapped for another reason (a host or engine defect).
+    #[error("the sandbox trapped: {0}")]
+    Trap(String),
+}
+
+impl ExecutionError {
+    /// A stable machine-readable code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UnknownCommand(_) => "UNKNOWN_COMMAND",
+            Self::ScriptThrew { .. } => "SCRIPT_ERROR",
+            Self::CommandThrew { .. } => "COMMAND_THREW",
+            Self::InvalidResult(_) => "INVALID_RESULT",
+            Self::Timeout(_) => "TIMEOUT",
+            Self::MemoryLimit(_) => "MEMORY_LIMIT",
+            Self::StackOverflow => "STACK_OVERFLOW",
+            Self::OutputTooLarge(_) => "OUTPUT_TOO_LARGE",
+            Self::InvalidBytecode(_) => "INVALID_BYTECODE",
+            Self::AtCapacity => "AT_CAPACITY",
+            Self::Trap(_) => "SANDBOX_TRAP",
+        }
+    }
+
+    /// The JavaScript stack, when the error is an exception.
+    pub fn stack(&self) -> Option<&str> {
+        match self {
+            Self::ScriptThrew { stack, .. } | Self::CommandThrew { stack, .. } => Some(stack),
+            _ => None,
+        }
+    }
+}

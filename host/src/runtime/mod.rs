@@ -1,0 +1,20 @@
+//! The script runtime: a wasmtime engine running the QuickJS component, one
+//! fresh, limited instance per execution.
+
+mod artefact_cache;
+mod engine_wasm;
+mod execution;
+pub mod host_state;
+mod limits;
+mod script_engine;
+pub mod snapshot;
+mod wasm_engine;
+
+pub use artefact_cache::ArtefactCache;
+pub use engine_wasm::{ENGINE_WASM, engine_version};
+pub use execution::{ConnectorResult, Execution, ExecutionError, Invocation, InvocationMetadata};
+pub use limits::{ExecutionLimits, MemoryLimiter};
+pub use script_engine::{
+    CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions,
+};
+pub use wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};

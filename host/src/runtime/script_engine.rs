@@ -1,0 +1,409 @@
+//! [`ScriptEngine`]: compile JavaScript once, run commands many times, each in
+//! a fresh sandbox instance.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::{Store, UpdateDeadline};
+
+use super::artefact_cache::ArtefactCache;
+use super::engine_wasm::{ENGINE_WASM, engine_version};
+use super::execution::{ConnectorResult, Execution, ExecutionError, Invocation};
+use super::host_state::{HostState, linker};
+use super::limits::{ExecutionLimits, MemoryLimiter};
+use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
+use crate::bindings::{RunError, ScriptEnginePre, types};
+use crate::egress::EgressPolicy;
+use crate::egress::resolver::HttpClients;
+use crate::imports::{ConfigImport, HttpImport, LogCapture, LogLevel};
+use crate::redact::SecretRedactor;
+
+/// A busy guest yields to the scheduler this often (in epoch ticks), which is
+/// also when its deadline is checked.
+const YIELD_EVERY_TICKS: u64 = 5;
+
+/// How long `compile` may take.
+const COMPILE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How to build a [`ScriptEngine`].
+#[derive(Debug, Clone, Default)]
+pub struct ScriptEngineOptions {
+    /// Where compiled artefacts are cached; `None` compiles at every start.
+    pub cache_dir: Option<PathBuf>,
+    /// Sandbox pool sizing.
+    pub pool: PoolSizing,
+    /// Per-execution limits.
+    pub limits: ExecutionLimits,
+    /// Another engine component (benchmarks compare builds); the shipped
+    /// pre-initialized engine when `None`.
+    pub engine_wasm: Option<Vec<u8>>,
+}
+
+/// Who is executing and under which rules.
+#[derive(Debug, Clone)]
+pub struct ExecutionContext {
+    /// The connector's name (for logs and traces).
+    pub connector: Arc<str>,
+    /// The decrypted connection config (a JSON object): `floh.config`.
+    pub config: serde_json::Value,
+    /// Masks the connector's secret values in logs and errors.
+    pub redactor: Arc<SecretRedactor>,
+    /// Where `floh.http` may go.
+    pub egress: EgressPolicy,
+    /// The connector's `logLevel`.
+    pub log_level: LogLevel,
+}
+
+impl ExecutionContext {
+    /// A context with no config and the default (public-only) egress policy.
+    pub fn new(connector: &str) -> Self {
+        Self {
+            connector: connector.into(),
+            config: serde_json::json!({}),
+            redactor: Arc::default(),
+            egress: EgressPolicy::default(),
+            log_level: LogLevel::default(),
+        }
+    }
+}
+
+/// Bytecode compiled by one build of the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CompiledScript {
+    bytecode: Arc<[u8]>,
+    engine_version: Arc<str>,
+}
+
+impl CompiledScript {
+    /// Bytecode read back from storage, with the engine version stored beside it.
+    /// Only bytes that `ScriptEngine::compile` produced may be given here:
+    /// QuickJS trusts bytecode.
+    pub fn from_stored(bytecode: Vec<u8>, engine_version: String) -> Self {
+        Self {
+            bytecode: bytecode.into(),
+            engine_version: engine_version.into(),
+        }
+    }
+
+    /// The QuickJS bytecode.
+    pub fn bytecode(&self) -> &[u8] {
+        &self.bytecode
+    }
+
+    /// The engine build that produced it.
+    pub fn engine_version(&self) -> &str {
+        &self.engine_version
+    }
+}
+
+/// Why source did not compile.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// A syntax error, positioned (1-based).
+    #[error("{message} (line {line}, column {column})")]
+    Syntax {
+        /// QuickJS's message.
+        message: String,
+        /// 1-based line.
+        line: u32,
+        /// 1-based column.
+        column: u32,
+    },
+    /// The source exceeds the size limit.
+    #[error("the script is larger than the limit of {0} bytes")]
+    TooLarge(usize),
+    /// The engine failed (timeout, memory, trap).
+    #[error("the script engine failed while compiling: {0}")]
+    Engine(String),
+}
+
+/// Runs JavaScript connectors in wasmtime sandboxes.
+pub struct ScriptEngine {
+    wasm: WasmEngine,
+    pre: ScriptEnginePre<HostState>,
+    clients: HttpClients,
+    limits: ExecutionLimits,
+    version: Arc<str>,
+}
+
+impl ScriptEngine {
+    /// Compile (or load from cache) the engine component and prepare it.
+    pub fn new(options: ScriptEngineOptions) -> anyhow::Result<Self> {
+        let wasm_bytes = options.engine_wasm.as_deref().unwrap_or(ENGINE_WASM);
+        let mut pool = options.pool;
+        pool.max_memory_bytes = pool.max_memory_bytes.max(options.limits.memory_bytes);
+        let wasm = WasmEngine::new(pool)?;
+        let cache = match &options.cache_dir {
+            Some(dir) => ArtefactCache::in_dir(dir),
+            None => ArtefactCache::disabled(),
+        };
+        let component = cache.load_or_compile(wasm.engine(), wasm_bytes)?;
+        let linker = linker(wasm.engine())?;
+        let instance_pre = linker.instantiate_pre(&component)?;
+        let pre = ScriptEnginePre::new(instance_pre)?;
+        Ok(Self {
+            clients: HttpClients::new(
+                options
+                    .limits
+                    .http
+                    .request_timeout
+                    .min(Duration::from_secs(10)),
+            ),
+            wasm,
+            pre,
+            limits: options.limits,
+            version: engine_version(wasm_bytes).into(),
+        })
+    }
+
+    /// The engine build identifier stored beside compiled bytecode.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// The limits applied to every execution.
+    pub fn limits(&self) -> &ExecutionLimits {
+        &self.limits
+    }
+
+    /// Compile `source` to bytecode.
+    pub async fn compile(&self, source: &str) -> Result<CompiledScript, CompileError> {
+        if source.len() > self.limits.max_source_bytes {
+            return Err(CompileError::TooLarge(self.limits.max_source_bytes));
+        }
+        let context = ExecutionContext::new("compile");
+        let deadline = Instant::now() + COMPILE_TIMEOUT;
+        let mut store = self
+            .new_store(&context, deadline)
+            .map_err(|e| CompileError::Engine(e.to_string()))?;
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut store).await?;
+            instance.call_compile(&mut store, source).await
+        };
+        match tokio::time::timeout_at(deadline.into(), call).await {
+            Err(_) => Err(CompileError::Engine("compilation timed out".into())),
+            Ok(Err(trap)) => Err(CompileError::Engine(format!("{trap:#}"))),
+            Ok(Ok(Err(diagnostic))) => Err(CompileError::Syntax {
+                message: diagnostic.message,
+                line: diagnostic.line,
+                column: diagnostic.column,
+            }),
+            Ok(Ok(Ok(bytecode))) => Ok(CompiledScript {
+                bytecode: bytecode.into(),
+                engine_version: self.version.clone(),
+            }),
+        }
+    }
+
+    /// Run `invocation` against `script` in a fresh instance.
+    pub async fn execute(
+        &self,
+        script: &CompiledScript,
+        invocation: &Invocation,
+        context: &ExecutionContext,
+    ) -> Execution {
+        let started = Instant::now();
+        let timeout = invocation
+            .metadata
+            .timeout
+            .unwrap_or(self.limits.default_timeout)
+            .min(self.limits.max_timeout);
+        let deadline = started + timeout;
+        let outcome;
+        let (logs, http_calls) = match self.new_store(context, deadline) {
+            Ok(mut store) => {
+                outcome = self
+                    .run(&mut store, script, invocation, deadline, timeout)
+                    .await;
+                let state = store.into_data();
+                (state.log.into_entries(), state.http.into_calls())
+            }
+            Err(error) => {
+                outcome = Err(ExecutionError::Trap(error.to_string()));
+                (Vec::new(), Vec::new())
+            }
+        };
+        Execution {
+            outcome: outcome.map_err(|error| redact_error(error, &context.redactor)),
+            logs,
+            http_calls,
+            duration: started.elapsed(),
+        }
+    }
+
+    fn new_store(
+        &self,
+        context: &ExecutionContext,
+        deadline: Instant,
+    ) -> anyhow::Result<Store<HostState>> {
+        let client = self.clients.for_policy(&context.egress)?;
+        let http = HttpImport::new(
+            client,
+            context.egress.clone(),
+            self.limits.http,
+            deadline,
+            context.redactor.clone(),
+        );
+        let log = LogCapture::new(
+            context.connector.clone(),
+            context.log_level,
+            self.limits.log,
+            context.redactor.clone(),
+        );
+        let state = HostState::new(
+            MemoryLimiter::new(self.limits.memory_bytes),
+            http,
+            log,
+            ConfigImport::new(&context.config),
+        );
+        let mut store = Store::new(self.wasm.engine(), state);
+        store.limiter(|state| &mut state.limiter);
+        store.set_epoch_deadline(YIELD_EVERY_TICKS);
+        store.epoch_deadline_callback(move |_| {
+            if Instant::now() >= deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(YIELD_EVERY_TICKS))
+            }
+        });
+        Ok(store)
+    }
+
+    async fn run(
+        &self,
+        store: &mut Store<HostState>,
+        script: &CompiledScript,
+        invocation: &Invocation,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<ConnectorResult, ExecutionError> {
+        if script.engine_version() != self.version() {
+            return Err(ExecutionError::InvalidBytecode(format!(
+                "it was compiled by engine {} but this host runs {}; recompile it from source",
+                script.engine_version(),
+                self.version()
+            )));
+        }
+        let wit_invocation = wit_invocation(invocation, timeout);
+        let call = async {
+            let instance = self.pre.instantiate_async(&mut *store).await?;
+            instance
+                .call_run(&mut *store, script.bytecode(), &wit_invocation)
+                .await
+        };
+        // The epoch callback stops guest code at the deadline; this also
+        // bounds time spent waiting inside host calls. The margin lets the
+        // guest-side interrupt win when both fire.
+        let result = tokio::time::timeout_at((deadline + EPOCH_TICK * 2).into(), call).await;
+        let limiter = &store.data().limiter;
+        match result {
+            Err(_) => Err(ExecutionError::Timeout(timeout)),
+            Ok(Err(trap)) => Err(classify_trap(&trap, limiter, timeout)),
+            Ok(Ok(Err(run_error))) => Err(classify_run_error(run_error, limiter)),
+            Ok(Ok(Ok(result))) => connector_result(result, self.limits.max_output_bytes),
+        }
+    }
+}
+
+fn wit_invocation(invocation: &Invocation, timeout: Duration) -> types::Invocation {
+    let object_text = |value: &serde_json::Value| {
+        if value.is_object() {
+            value.to_string()
+        } else {
+            "{}".to_string()
+        }
+    };
+    types::Invocation {
+        command: invocation.command.clone(),
+        params: object_text(&invocation.params),
+        variables: object_text(&invocation.variables),
+        metadata: types::Metadata {
+            step_id: invocation.metadata.step_id.clone(),
+            run_id: invocation.metadata.run_id.clone(),
+            timeout_ms: u32::try_from(timeout.as_millis()).unwrap_or(u32::MAX),
+        },
+    }
+}
+
+fn classify_trap(
+    error: &wasmtime::Error,
+    limiter: &MemoryLimiter,
+    timeout: Duration,
+) -> ExecutionError {
+    if error
+        .downcast_ref::<wasmtime::PoolConcurrencyLimitError>()
+        .is_some()
+    {
+        return ExecutionError::AtCapacity;
+    }
+    match error.downcast_ref::<wasmtime::Trap>() {
+        Some(wasmtime::Trap::Interrupt) => ExecutionError::Timeout(timeout),
+        Some(wasmtime::Trap::StackOverflow) => ExecutionError::StackOverflow,
+        _ if limiter.was_hit() => ExecutionError::MemoryLimit(limiter.memory_bytes()),
+        _ => ExecutionError::Trap(format!("{error:#}")),
+    }
+}
+
+fn classify_run_error(error: RunError, limiter: &MemoryLimiter) -> ExecutionError {
+    match error {
+        RunError::InvalidBytecode(message) => ExecutionError::InvalidBytecode(message),
+        RunError::UnknownCommand(command) => ExecutionError::UnknownCommand(command),
+        RunError::InvalidResult(reason) => ExecutionError::InvalidResult(reason),
+        RunError::ScriptThrew(_) | RunError::CommandThrew(_) if limiter.was_hit() => {
+            ExecutionError::MemoryLimit(limiter.memory_bytes())
+        }
+        RunError::ScriptThrew(exception) => ExecutionError::ScriptThrew {
+            message: exception.message,
+            stack: exception.stack,
+        },
+        RunError::CommandThrew(exception) => ExecutionError::CommandThrew {
+            message: exception.message,
+            stack: exception.stack,
+        },
+    }
+}
+
+fn connector_result(
+    result: types::ConnectorResult,
+    max_output_bytes: usize,
+) -> Result<ConnectorResult, ExecutionError> {
+    let size = result.data.as_ref().map_or(0, String::len)
+        + result.output_variables.as_ref().map_or(0, String::len);
+    if size > max_output_bytes {
+        return Err(ExecutionError::OutputTooLarge(max_output_bytes));
+    }
+    let parse = |field: &str,
+                 json: Option<String>|
+     -> Result<Option<serde_json::Value>, ExecutionError> {
+        json.map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(|e| ExecutionError::InvalidResult(format!("`{field}` is not valid JSON: {e}")))
+    };
+    Ok(ConnectorResult {
+        success: result.success,
+        data: parse("data", result.data)?,
+        output_variables: parse("outputVariables", result.output_variables)?,
+        error: result.error,
+    })
+}
+
+fn redact_error(error: ExecutionError, redactor: &SecretRedactor) -> ExecutionError {
+    if redactor.is_empty() {
+        return error;
+    }
+    let clean = |text: String| redactor.redact(&text).into_owned();
+    match error {
+        ExecutionError::ScriptThrew { message, stack } => ExecutionError::ScriptThrew {
+            message: clean(message),
+            stack: clean(stack),
+        },
+        ExecutionError::CommandThrew { message, stack } => ExecutionError::CommandThrew {
+            message: clean(message),
+            stack: clean(stack),
+        },
+        ExecutionError::InvalidResult(reason) => ExecutionError::InvalidResult(clean(reason)),
+        ExecutionError::Trap(reason) => ExecutionError::Trap(clean(reason)),
+        other => other,
+    }
+}

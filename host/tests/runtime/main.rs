@@ -1,0 +1,8 @@
+//! Integration tests of the script runtime: the real engine component in
+//! wasmtime, real HTTP servers on loopback.
+
+mod egress;
+mod errors;
+mod my_crm;
+mod sandbox;
+mod support;

@@ -1,0 +1,66 @@
+# Floh developer tasks. `just --list` shows them all.
+#
+# Guests (the JavaScript engine, plugins) are WASM components built with
+# Debian's clang and wasi-libc: QuickJS is C, and rquickjs-sys would otherwise
+# try to download the WASI SDK, which is not reachable here.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+root := justfile_directory()
+engine_dir := root / "plugins/js-engine"
+engine_target := env("FLOH_GUEST_TARGET_DIR", engine_dir / "target")
+cargo_home := env("CARGO_HOME", env("HOME") / ".cargo")
+
+# C toolchain for QuickJS on wasm32-wasip2.
+export RQUICKJS_SYS_NO_WASI_SDK := "1"
+export CC_wasm32_wasip2 := "clang"
+export AR_wasm32_wasip2 := "llvm-ar"
+export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := "--target=wasm32-wasi -I/usr/include/wasm32-wasi"
+# Reproducible guests: no checkout, target or cargo-home paths in the output.
+export CFLAGS_wasm32_wasip2 := "--target=wasm32-wasi -ffile-prefix-map=" + root + "=/floh -ffile-prefix-map=" + engine_target + "=/target -ffile-prefix-map=" + cargo_home + "=/cargo"
+export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS := "--remap-path-prefix=" + root + "=/floh --remap-path-prefix=" + engine_target + "=/target --remap-path-prefix=" + cargo_home + "=/cargo"
+
+# List the tasks.
+default:
+    @just --list
+
+# Install the system packages and targets guest builds need (Debian).
+setup:
+    apt-get update -qq
+    apt-get install -y -qq clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-dev
+    rustup target add wasm32-wasip1 wasm32-wasip2
+
+# Build every guest and refresh the committed .wasm files and checksums.
+guests: engine
+
+# Build the JavaScript engine, pre-initialize it and record its checksum.
+engine:
+    cd {{engine_dir}} && CARGO_TARGET_DIR={{engine_target}} cargo build --locked --release --target wasm32-wasip2
+    # The host embeds the committed engine; a fresh checkout without one
+    # bootstraps from the raw build (it initializes lazily).
+    test -f {{engine_dir}}/floh-js-engine.wasm || cp {{engine_target}}/wasm32-wasip2/release/floh_js_engine.wasm {{engine_dir}}/floh-js-engine.wasm
+    cargo run --quiet -p floh -- preinit-engine {{engine_target}}/wasm32-wasip2/release/floh_js_engine.wasm {{engine_dir}}/floh-js-engine.wasm.new
+    mv {{engine_dir}}/floh-js-engine.wasm.new {{engine_dir}}/floh-js-engine.wasm
+    cd {{engine_dir}} && sha256sum floh-js-engine.wasm > floh-js-engine.wasm.sha256
+
+# Fail when a committed guest differs from a fresh build of its sources.
+check-guests: guests
+    cd {{engine_dir}} && sha256sum --check floh-js-engine.wasm.sha256
+    git -C {{root}} diff --exit-code --stat -- plugins/
+
+# The whole test suite (the README's test command).
+test:
+    cargo test --workspace
+
+# Lints exactly as CI runs them.
+lint:
+    cargo fmt --all --check
+    cd {{engine_dir}} && cargo fmt --check
+    cargo clippy --workspace --all-targets -- -D warnings
+
+# Benchmarks (criterion).
+bench:
+    cargo bench -p floh --bench script_engine
+
+# Everything CI does.
+ci: check-guests lint test

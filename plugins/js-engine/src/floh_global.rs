@@ -1,0 +1,153 @@
+//! The `floh` global that scripts see, exactly as the spec documents it:
+//! `floh.http.get/post/put/patch/delete`, `floh.log.trace..error`,
+//! `floh.config`, `floh.params` and `floh.variables`.
+//!
+//! The functions are installed once (into the build snapshot); the three data
+//! objects are replaced at the start of every run.
+
+use javy::quickjs::function::Rest;
+use javy::quickjs::prelude::Func;
+use javy::quickjs::{Ctx, Object, Result, Value};
+
+use crate::bindings::floh::connector::http::Method;
+use crate::bindings::floh::connector::log::{self, Level};
+use crate::http_bridge::{self, BodyArgument};
+
+/// Create `globalThis.floh` with its functions and empty data objects, and
+/// route `console.*` to the same host log.
+pub fn install(cx: &Ctx<'_>) -> Result<()> {
+    let floh = Object::new(cx.clone())?;
+    floh.set("http", http_object(cx)?)?;
+    floh.set("log", log_object(cx)?)?;
+    for name in ["config", "params", "variables"] {
+        floh.set(name, Object::new(cx.clone())?)?;
+    }
+    cx.globals().set("floh", floh)?;
+    cx.globals().set("console", console_object(cx)?)?;
+    Ok(())
+}
+
+/// Set `floh.config`, `floh.params` and `floh.variables` for one run.
+pub fn set_run_data<'js>(
+    cx: &Ctx<'js>,
+    config: Value<'js>,
+    params: Value<'js>,
+    variables: Value<'js>,
+) -> Result<()> {
+    let floh: Object<'js> = cx.globals().get("floh")?;
+    floh.set("config", config)?;
+    floh.set("params", params)?;
+    floh.set("variables", variables)?;
+    Ok(())
+}
+
+fn http_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
+    let http = Object::new(cx.clone())?;
+    http.set(
+        "get",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Get, BodyArgument::None, args)),
+    )?;
+    http.set(
+        "delete",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Delete, BodyArgument::None, args)),
+    )?;
+    http.set(
+        "post",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Post, BodyArgument::Second, args)),
+    )?;
+    http.set(
+        "put",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Put, BodyArgument::Second, args)),
+    )?;
+    http.set(
+        "patch",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Patch, BodyArgument::Second, args)),
+    )?;
+    Ok(http)
+}
+
+fn log_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
+    let object = Object::new(cx.clone())?;
+    object.set(
+        "trace",
+        Func::from(|cx, args| write_log(cx, Level::Trace, args)),
+    )?;
+    object.set(
+        "debug",
+        Func::from(|cx, args| write_log(cx, Level::Debug, args)),
+    )?;
+    object.set(
+        "info",
+        Func::from(|cx, args| write_log(cx, Level::Info, args)),
+    )?;
+    object.set(
+        "warn",
+        Func::from(|cx, args| write_log(cx, Level::Warn, args)),
+    )?;
+    object.set(
+        "error",
+        Func::from(|cx, args| write_log(cx, Level::Error, args)),
+    )?;
+    Ok(object)
+}
+
+/// `console` is not part of the spec, but scripts copied from elsewhere use
+/// it; writing to the host log keeps those messages instead of dropping them.
+fn console_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
+    let object = Object::new(cx.clone())?;
+    object.set(
+        "log",
+        Func::from(|cx, args| write_log(cx, Level::Info, args)),
+    )?;
+    object.set(
+        "info",
+        Func::from(|cx, args| write_log(cx, Level::Info, args)),
+    )?;
+    object.set(
+        "debug",
+        Func::from(|cx, args| write_log(cx, Level::Debug, args)),
+    )?;
+    object.set(
+        "warn",
+        Func::from(|cx, args| write_log(cx, Level::Warn, args)),
+    )?;
+    object.set(
+        "error",
+        Func::from(|cx, args| write_log(cx, Level::Error, args)),
+    )?;
+    Ok(object)
+}
+
+fn write_log<'js>(cx: Ctx<'js>, level: Level, args: Rest<Value<'js>>) -> Result<()> {
+    let mut message = String::new();
+    for (index, value) in args.0.into_iter().enumerate() {
+        if index > 0 {
+            message.push(' ');
+        }
+        message.push_str(&display(&cx, value)?);
+    }
+    log::log(level, &message);
+    Ok(())
+}
+
+/// Render a value for a log line: strings as they are, objects as JSON,
+/// everything else through JavaScript's `String()`.
+pub fn display<'js>(cx: &Ctx<'js>, value: Value<'js>) -> Result<String> {
+    if let Some(text) = value.as_string() {
+        return text.to_string();
+    }
+    if value.is_error() {
+        let message = value
+            .as_object()
+            .and_then(|o| o.get::<_, String>("message").ok())
+            .unwrap_or_default();
+        return Ok(format!("Error: {message}"));
+    }
+    if value.is_object() {
+        if let Ok(Some(json)) = cx.json_stringify(value.clone()) {
+            return json.to_string();
+        }
+    }
+    let coerced: javy::quickjs::Coerced<String> = value.get()?;
+    Ok(coerced.0)
+}
