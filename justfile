@@ -52,11 +52,18 @@ check-guests: guests
 test:
     cargo test --workspace
 
-# Lints exactly as CI runs them.
-lint:
+# Formatting of the workspace and the guests.
+fmt-check:
     cargo fmt --all --check
     cd {{engine_dir}} && cargo fmt --check
+
+# Clippy with warnings denied, host and guests.
+clippy:
     cargo clippy --workspace --all-targets -- -D warnings
+    cd {{engine_dir}} && CARGO_TARGET_DIR={{engine_target}} cargo clippy --locked --release --target wasm32-wasip2 -- -D warnings
+
+# Lints exactly as CI runs them.
+lint: fmt-check clippy
 
 # Benchmarks (criterion).
 bench:

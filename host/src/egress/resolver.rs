@@ -53,10 +53,10 @@ impl Resolve for PolicyResolver {
                     }
                 })
                 .collect();
-            if allowed.is_empty() {
-                if let Some(denied) = first_denial {
-                    return Err(Box::new(HostDenied { host, denied }) as _);
-                }
+            if allowed.is_empty()
+                && let Some(denied) = first_denial
+            {
+                return Err(Box::new(HostDenied { host, denied }) as _);
             }
             let addrs: Addrs = Box::new(allowed.into_iter());
             Ok(addrs)

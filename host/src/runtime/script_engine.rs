@@ -224,8 +224,17 @@ impl ScriptEngine {
                 (Vec::new(), Vec::new())
             }
         };
+        let outcome = match outcome {
+            Ok(mut result) => {
+                result.error = result
+                    .error
+                    .map(|error| context.redactor.redact(&error).into_owned());
+                Ok(result)
+            }
+            Err(error) => Err(redact_error(error, &context.redactor)),
+        };
         Execution {
-            outcome: outcome.map_err(|error| redact_error(error, &context.redactor)),
+            outcome,
             logs,
             http_calls,
             duration: started.elapsed(),

@@ -6,3 +6,4 @@ mod errors;
 mod my_crm;
 mod sandbox;
 mod support;
+mod surface;

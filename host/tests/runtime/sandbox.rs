@@ -175,6 +175,19 @@ async fn secrets_are_masked_in_logs_and_errors() {
 }
 
 #[tokio::test]
+async fn secrets_are_masked_in_a_returned_error() {
+    let engine = engine();
+    let context = open_context(json!({"apiKey": "tok-998877"}), &["tok-998877"]);
+    let source =
+        "function c() { return {success: false, error: 'rejected key ' + floh.config.apiKey}; }";
+    let result = run(&engine, source, "c", json!({}), &context)
+        .await
+        .outcome
+        .expect("result");
+    assert_eq!(result.error.as_deref(), Some("rejected key ***"));
+}
+
+#[tokio::test]
 async fn log_level_filters_and_levels_are_recorded() {
     let engine = engine();
     let mut context = open_context(json!({}), &[]);
@@ -188,4 +201,44 @@ async fn log_level_filters_and_levels_are_recorded() {
         .collect();
     use floh::imports::LogLevel::{Error, Warn};
     assert_eq!(levels, [(Warn, "w"), (Error, "e")]);
+}
+
+#[tokio::test]
+async fn randomness_and_time_are_live_not_frozen_in_the_snapshot() {
+    let engine = engine();
+    let context = open_context(json!({}), &[]);
+    let source =
+        "function c() { return {success: true, data: {r: Math.random(), now: Date.now()}}; }";
+    let script = engine.compile(source).await.expect("compiles");
+    let invocation = Invocation {
+        command: "c".into(),
+        ..Default::default()
+    };
+    let first = engine
+        .execute(&script, &invocation, &context)
+        .await
+        .outcome
+        .expect("ok")
+        .data
+        .expect("data");
+    let second = engine
+        .execute(&script, &invocation, &context)
+        .await
+        .outcome
+        .expect("ok")
+        .data
+        .expect("data");
+    assert_ne!(
+        first["r"], second["r"],
+        "Math.random repeats across executions"
+    );
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_millis() as f64;
+    let script_now = first["now"].as_f64().expect("number");
+    assert!(
+        (now_ms - script_now).abs() < 60_000.0,
+        "Date.now() is {script_now}, host says {now_ms}"
+    );
 }

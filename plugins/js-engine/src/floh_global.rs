@@ -143,10 +143,10 @@ pub fn display<'js>(cx: &Ctx<'js>, value: Value<'js>) -> Result<String> {
             .unwrap_or_default();
         return Ok(format!("Error: {message}"));
     }
-    if value.is_object() {
-        if let Ok(Some(json)) = cx.json_stringify(value.clone()) {
-            return json.to_string();
-        }
+    if value.is_object()
+        && let Ok(Some(json)) = cx.json_stringify(value.clone())
+    {
+        return json.to_string();
     }
     let coerced: javy::quickjs::Coerced<String> = value.get()?;
     Ok(coerced.0)

@@ -6,6 +6,7 @@
 //! execution starts from that snapshot. The host creates a fresh instance per
 //! execution, so nothing a script does survives into the next run.
 
+#[allow(clippy::too_many_arguments)]
 mod bindings {
     wit_bindgen::generate!({
         world: "script-engine-build",
