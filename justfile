@@ -43,9 +43,11 @@ engine:
     mv {{engine_dir}}/floh-js-engine.wasm.new {{engine_dir}}/floh-js-engine.wasm
     cd {{engine_dir}} && sha256sum floh-js-engine.wasm > floh-js-engine.wasm.sha256
 
-# Fail when a committed guest differs from a fresh build of its sources.
-check-guests: guests
+# Fail when a committed guest does not match its checksum or differs from a
+# fresh build of its sources (builds are reproducible byte for byte).
+check-guests:
     cd {{engine_dir}} && sha256sum --check floh-js-engine.wasm.sha256
+    {{just_executable()}} --justfile {{justfile()}} guests
     git -C {{root}} diff --exit-code --stat -- plugins/
 
 # The whole test suite (the README's test command).
