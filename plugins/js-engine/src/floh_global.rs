@@ -67,54 +67,39 @@ fn http_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
 }
 
 fn log_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
-    let object = Object::new(cx.clone())?;
-    object.set(
-        "trace",
-        Func::from(|cx, args| write_log(cx, Level::Trace, args)),
-    )?;
-    object.set(
-        "debug",
-        Func::from(|cx, args| write_log(cx, Level::Debug, args)),
-    )?;
-    object.set(
-        "info",
-        Func::from(|cx, args| write_log(cx, Level::Info, args)),
-    )?;
-    object.set(
-        "warn",
-        Func::from(|cx, args| write_log(cx, Level::Warn, args)),
-    )?;
-    object.set(
-        "error",
-        Func::from(|cx, args| write_log(cx, Level::Error, args)),
-    )?;
-    Ok(object)
+    logger_object(
+        cx,
+        &[
+            ("trace", Level::Trace),
+            ("debug", Level::Debug),
+            ("info", Level::Info),
+            ("warn", Level::Warn),
+            ("error", Level::Error),
+        ],
+    )
 }
 
 /// `console` is not part of the spec, but scripts copied from elsewhere use
 /// it; writing to the host log keeps those messages instead of dropping them.
 fn console_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
+    logger_object(
+        cx,
+        &[
+            ("log", Level::Info),
+            ("info", Level::Info),
+            ("debug", Level::Debug),
+            ("warn", Level::Warn),
+            ("error", Level::Error),
+        ],
+    )
+}
+
+/// An object whose methods log their arguments at the given levels.
+fn logger_object<'js>(cx: &Ctx<'js>, methods: &[(&str, Level)]) -> Result<Object<'js>> {
     let object = Object::new(cx.clone())?;
-    object.set(
-        "log",
-        Func::from(|cx, args| write_log(cx, Level::Info, args)),
-    )?;
-    object.set(
-        "info",
-        Func::from(|cx, args| write_log(cx, Level::Info, args)),
-    )?;
-    object.set(
-        "debug",
-        Func::from(|cx, args| write_log(cx, Level::Debug, args)),
-    )?;
-    object.set(
-        "warn",
-        Func::from(|cx, args| write_log(cx, Level::Warn, args)),
-    )?;
-    object.set(
-        "error",
-        Func::from(|cx, args| write_log(cx, Level::Error, args)),
-    )?;
+    for &(name, level) in methods {
+        object.set(name, Func::from(move |cx, args| write_log(cx, level, args)))?;
+    }
     Ok(object)
 }
 
