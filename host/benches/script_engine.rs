@@ -178,14 +178,46 @@ fn throughput(threads: usize, window: Duration) -> f64 {
     })
 }
 
-fn rss_bytes() -> u64 {
-    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
-    let pages: u64 = statm
-        .split_whitespace()
-        .nth(1)
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(0);
-    pages * 4096
+/// Resident memory of this process, split into private pages (`RssAnon`:
+/// what instances really cost) and pages shared with the page cache or a
+/// memfd (`RssShmem` + `RssFile`: the engine's memory image, mapped
+/// copy-on-write into every instance slot and counted once per mapping).
+#[derive(Clone, Copy, Default)]
+struct Rss {
+    private: u64,
+    shared: u64,
+}
+
+fn rss() -> Rss {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| -> u64 {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0)
+            * 1024
+    };
+    Rss {
+        private: field("RssAnon:"),
+        shared: field("RssShmem:") + field("RssFile:"),
+    }
+}
+
+impl std::ops::Sub for Rss {
+    type Output = Rss;
+    fn sub(self, before: Rss) -> Rss {
+        Rss {
+            private: self.private.saturating_sub(before.private),
+            shared: self.shared.saturating_sub(before.shared),
+        }
+    }
 }
 
 /// Resident memory per live instance: `live` executions held open inside a
@@ -193,7 +225,7 @@ fn rss_bytes() -> u64 {
 /// total per instance and, for comparison, the same number of plain held
 /// HTTP requests without a sandbox (connection buffers on both ends, since
 /// the upstream runs in this process).
-fn rss_per_instance(live: usize) -> (f64, f64) {
+fn rss_per_instance(live: usize) -> (Rss, Rss) {
     let rt = runtime(2);
     let f = fixture(&rt);
     rt.block_on(async {
@@ -221,7 +253,7 @@ fn rss_per_instance(live: usize) -> (f64, f64) {
             .no_proxy()
             .build()
             .expect("client");
-        let before = rss_bytes();
+        let before = rss();
         let plain: Vec<_> = (0..live)
             .map(|_| {
                 let (client, url) = (client.clone(), url.clone());
@@ -229,7 +261,7 @@ fn rss_per_instance(live: usize) -> (f64, f64) {
             })
             .collect();
         tokio::time::sleep(settle).await;
-        let connections_only = rss_bytes().saturating_sub(before);
+        let connections_only = rss() - before;
         release.notify_waiters();
         for task in plain {
             task.await.expect("task").expect("plain request");
@@ -260,7 +292,7 @@ fn rss_per_instance(live: usize) -> (f64, f64) {
         release.notify_waiters();
         assert!(warmed.await.expect("task").outcome.is_ok());
 
-        let before = rss_bytes();
+        let before = rss();
         let tasks: Vec<_> = (0..live)
             .map(|_| {
                 let (engine, hold, context, invocation) = (
@@ -273,16 +305,13 @@ fn rss_per_instance(live: usize) -> (f64, f64) {
             })
             .collect();
         tokio::time::sleep(settle).await;
-        let with_instances = rss_bytes().saturating_sub(before);
+        let with_instances = rss() - before;
         release.notify_waiters();
         for task in tasks {
             let execution = task.await.expect("task");
             assert!(execution.outcome.is_ok(), "{:?}", execution.outcome);
         }
-        (
-            with_instances as f64 / live as f64,
-            connections_only as f64 / live as f64,
-        )
+        (with_instances, connections_only)
     })
 }
 
@@ -307,18 +336,22 @@ fn report() {
         let rate = throughput(threads, Duration::from_secs(3));
         println!("trivial, {threads} thread(s):       {rate:>9.0} executions/s");
     }
-    let (total, connections) = rss_per_instance(200);
+    let live = 200;
+    let (with_instances, connections) = rss_per_instance(live);
+    let kib = |bytes: u64| bytes as f64 / 1024.0 / live as f64;
+    println!("RSS per live instance ({live} live, each blocked in floh.http):");
     println!(
-        "RSS per live instance:     {:>7.0} KiB with its held HTTP request (200 live)",
-        total / 1024.0
+        "  private (RssAnon):       {:>7.0} KiB, of which {:.0} KiB is the held HTTP request itself",
+        kib(with_instances.private),
+        kib(connections.private)
     );
     println!(
-        "  of which the request:    {:>7.0} KiB (same requests held without a sandbox)",
-        connections / 1024.0
+        "  sandbox alone, private:  {:>7.0} KiB",
+        kib(with_instances.private.saturating_sub(connections.private))
     );
     println!(
-        "  sandbox instance alone:  {:>7.0} KiB",
-        (total - connections) / 1024.0
+        "  shared image mappings:   {:>7.0} KiB (memfd pages counted once per slot that maps them)",
+        kib(with_instances.shared)
     );
 }
 
