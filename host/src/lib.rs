@@ -5,8 +5,16 @@
 //! WIT interface (`wit/`), implemented in [`imports`] and policed by
 //! [`egress`] and [`redact`]. [`runtime`] owns the engine and the sandboxes.
 
+pub mod api;
 pub mod bindings;
+pub mod cli;
+pub mod connectors;
 pub mod egress;
 pub mod imports;
+pub mod model;
 pub mod redact;
 pub mod runtime;
+pub mod secrets;
+pub mod server;
+pub mod service;
+pub mod store;

@@ -1,9 +1,12 @@
 //! The `floh` binary: parse the command line and hand over to the library.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use floh::cli::{self, ClientOptions, ConnectorCommand, TokenCommand};
+use floh::server::{self, ServeOptions};
 
 /// Floh connector host.
 #[derive(Parser)]
@@ -15,6 +18,57 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the server.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "FLOH_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Data directory (database, key file, caches).
+        #[arg(long, env = "FLOH_DATA_DIR", default_value = "./floh-data")]
+        data_dir: PathBuf,
+        /// PEM certificate chain for HTTPS (with --tls-key).
+        #[arg(long, env = "FLOH_TLS_CERT", requires = "tls_key")]
+        tls_cert: Option<PathBuf>,
+        /// PEM private key for HTTPS (with --tls-cert).
+        #[arg(long, env = "FLOH_TLS_KEY", requires = "tls_cert")]
+        tls_key: Option<PathBuf>,
+        /// Let every connector reach every address, private ones included.
+        #[arg(long, env = "FLOH_OPEN_EGRESS")]
+        open_egress: bool,
+    },
+    /// Manage connectors.
+    Connector {
+        #[command(subcommand)]
+        command: ConnectorCommand,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Execute a command of a connector.
+    Exec {
+        /// Connector id or name.
+        name: String,
+        /// The command.
+        command: String,
+        /// Params as JSON.
+        #[arg(long)]
+        params: Option<String>,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Run a connector's test.
+    Test {
+        /// Connector id or name.
+        name: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
     /// Build step: pre-initialize a raw JavaScript engine component (used by `just guests`).
     #[command(hide = true)]
     PreinitEngine {
@@ -28,9 +82,43 @@ enum Command {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
+        Command::Serve {
+            listen,
+            data_dir,
+            tls_cert,
+            tls_key,
+            open_egress,
+        } => {
+            let options = ServeOptions {
+                listen,
+                data_dir,
+                tls: tls_cert.zip(tls_key),
+                admin_token: std::env::var("FLOH_ADMIN_TOKEN")
+                    .ok()
+                    .filter(|t| !t.is_empty()),
+                secret_key: std::env::var(floh::secrets::KEY_ENV)
+                    .ok()
+                    .filter(|k| !k.is_empty()),
+                open_egress,
+            };
+            server::serve(options).await
+        }
+        Command::Connector { command, client } => cli::connector(client, command).await,
+        Command::Exec {
+            name,
+            command,
+            params,
+            client,
+        } => cli::exec(client, &name, &command, params.as_deref()).await,
+        Command::Test { name, client } => cli::test(client, &name).await,
+        Command::Token { command, client } => cli::token(client, command).await,
         Command::PreinitEngine { input, output } => {
             let raw =
                 std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;

@@ -95,7 +95,9 @@ impl HttpImport {
         self.calls
     }
 
-    async fn perform(&mut self, request: Request) -> Result<Response, HttpError> {
+    /// Send `request` under the policy and limits, following redirects.
+    /// (The guest-facing `Host::send` is this, wrapped for wasmtime.)
+    pub async fn request(&mut self, request: Request) -> Result<Response, HttpError> {
         if self.requests >= self.limits.max_requests {
             return Err(HttpError::LimitExceeded(format!(
                 "an execution may send at most {} requests",
@@ -283,7 +285,7 @@ impl HttpImport {
 
 impl Host for HttpImport {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
-        Ok(self.perform(request).await)
+        Ok(self.request(request).await)
     }
 }
 

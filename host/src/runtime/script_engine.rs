@@ -14,6 +14,7 @@ use super::host_state::{HostState, linker};
 use super::limits::{ExecutionLimits, MemoryLimiter};
 use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 use crate::bindings::{RunError, ScriptEnginePre, types};
+use crate::connectors::HostCalls;
 use crate::egress::EgressPolicy;
 use crate::egress::resolver::HttpClients;
 use crate::imports::{ConfigImport, HttpImport, LogCapture, LogLevel};
@@ -204,11 +205,7 @@ impl ScriptEngine {
         context: &ExecutionContext,
     ) -> Execution {
         let started = Instant::now();
-        let timeout = invocation
-            .metadata
-            .timeout
-            .unwrap_or(self.limits.default_timeout)
-            .min(self.limits.max_timeout);
+        let timeout = self.timeout_of(invocation);
         let deadline = started + timeout;
         let outcome;
         let (logs, http_calls) = match self.new_store(context, deadline) {
@@ -241,11 +238,31 @@ impl ScriptEngine {
         }
     }
 
-    fn new_store(
+    /// HTTP and logging for a native handler, with this engine's client pool
+    /// and limits, until `deadline`.
+    pub fn host_calls(
         &self,
         context: &ExecutionContext,
         deadline: Instant,
-    ) -> anyhow::Result<Store<HostState>> {
+    ) -> anyhow::Result<HostCalls> {
+        let (http, log) = self.imports(context, deadline)?;
+        Ok(HostCalls::new(http, log))
+    }
+
+    /// The deadline of an invocation under this engine's limits.
+    pub fn timeout_of(&self, invocation: &Invocation) -> Duration {
+        invocation
+            .metadata
+            .timeout
+            .unwrap_or(self.limits.default_timeout)
+            .min(self.limits.max_timeout)
+    }
+
+    fn imports(
+        &self,
+        context: &ExecutionContext,
+        deadline: Instant,
+    ) -> anyhow::Result<(HttpImport, LogCapture)> {
         let client = self.clients.for_policy(&context.egress)?;
         let http = HttpImport::new(
             client,
@@ -260,6 +277,15 @@ impl ScriptEngine {
             self.limits.log,
             context.redactor.clone(),
         );
+        Ok((http, log))
+    }
+
+    fn new_store(
+        &self,
+        context: &ExecutionContext,
+        deadline: Instant,
+    ) -> anyhow::Result<Store<HostState>> {
+        let (http, log) = self.imports(context, deadline)?;
         let state = HostState::new(
             MemoryLimiter::new(self.limits.memory_bytes),
             http,

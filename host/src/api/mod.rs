@@ -1,0 +1,63 @@
+//! The HTTP API (JSON over axum/hyper). Routes are listed here, handlers
+//! live by resource.
+
+pub mod auth;
+mod connectors;
+pub mod error;
+mod meta;
+pub mod metrics;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::limit::RequestBodyLimitLayer;
+
+use crate::service::ConnectorService;
+
+/// The largest request body accepted (scripts and specs included).
+pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// Connector operations.
+    pub service: Arc<ConnectorService>,
+    /// Token authentication.
+    pub auth: auth::TokenAuth,
+    /// Prometheus metrics.
+    pub metrics: Arc<metrics::Metrics>,
+}
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let protected = Router::new()
+        .route(
+            "/connectors",
+            get(connectors::list).post(connectors::create),
+        )
+        .route(
+            "/connectors/{id}",
+            get(connectors::get)
+                .put(connectors::update)
+                .delete(connectors::delete),
+        )
+        .route("/connectors/{id}/execute", post(connectors::execute))
+        .route("/connectors/{id}/test", post(connectors::test))
+        .route("/connectors/{id}/executions", get(connectors::executions))
+        .route("/connector-types", get(meta::connector_types))
+        .route("/tokens", post(meta::create_token))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    let public = Router::new()
+        .route("/health", get(meta::health))
+        .route("/openapi.json", get(meta::openapi));
+    Router::new()
+        .nest("/api", protected.merge(public))
+        .route("/metrics", get(meta::metrics))
+        .fallback(meta::not_found)
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .with_state(state)
+}

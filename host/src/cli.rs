@@ -1,0 +1,223 @@
+//! The command-line client: every command speaks to a running server's API.
+
+use std::path::PathBuf;
+
+use anyhow::{Context as _, bail};
+use clap::Subcommand;
+use serde_json::{Value, json};
+
+/// Where the API is and how to authenticate.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClientOptions {
+    /// Server base URL.
+    #[arg(
+        long,
+        env = "FLOH_SERVER",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
+    pub server: String,
+    /// API token.
+    #[arg(long, env = "FLOH_TOKEN", hide_env_values = true, global = true)]
+    pub token: Option<String>,
+}
+
+/// `floh connector …`.
+#[derive(Debug, Subcommand)]
+pub enum ConnectorCommand {
+    /// Create a connector from a JSON definition file (`-` for stdin).
+    Create {
+        /// The definition.
+        #[arg(short = 'f', long = "file")]
+        file: PathBuf,
+    },
+    /// List connectors.
+    List,
+    /// Show one connector (secrets masked).
+    Get {
+        /// Id or name.
+        name: String,
+    },
+    /// Delete a connector.
+    Delete {
+        /// Id or name.
+        name: String,
+    },
+}
+
+/// `floh token …`.
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue an API token (shown once).
+    Create {
+        /// A label.
+        #[arg(long)]
+        name: String,
+        /// `admin` or `executor`.
+        #[arg(long, default_value = "executor")]
+        role: String,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    options: ClientOptions,
+}
+
+impl Client {
+    fn new(options: ClientOptions) -> anyhow::Result<Self> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let http = reqwest::Client::builder().build()?;
+        Ok(Self { http, options })
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let url = format!("{}/api{path}", self.options.server.trim_end_matches('/'));
+        let mut request = self.http.request(method, &url);
+        if let Some(token) = &self.options.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("calling {url}"))?;
+        let status = response.status();
+        let text = response.text().await?;
+        let value: Value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        if !status.is_success() {
+            let code = value["error"]["code"].as_str().unwrap_or("ERROR");
+            let message = value["error"]["message"]
+                .as_str()
+                .unwrap_or("request failed");
+            bail!("{status} {code}: {message}");
+        }
+        Ok(value)
+    }
+}
+
+fn print(value: &Value) -> anyhow::Result<()> {
+    if !value.is_null() {
+        println!("{}", serde_json::to_string_pretty(value)?);
+    }
+    Ok(())
+}
+
+fn encode(segment: &str) -> String {
+    url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
+}
+
+/// Run a connector command.
+pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> anyhow::Result<()> {
+    let client = Client::new(options)?;
+    let value = match command {
+        ConnectorCommand::Create { file } => {
+            let text = if file.as_os_str() == "-" {
+                std::io::read_to_string(std::io::stdin())?
+            } else {
+                std::fs::read_to_string(&file)
+                    .with_context(|| format!("reading {}", file.display()))?
+            };
+            let definition: Value =
+                serde_json::from_str(&text).context("the definition is not valid JSON")?;
+            client
+                .call(reqwest::Method::POST, "/connectors", Some(definition))
+                .await?
+        }
+        ConnectorCommand::List => {
+            client
+                .call(reqwest::Method::GET, "/connectors", None)
+                .await?
+        }
+        ConnectorCommand::Get { name } => {
+            client
+                .call(
+                    reqwest::Method::GET,
+                    &format!("/connectors/{}", encode(&name)),
+                    None,
+                )
+                .await?
+        }
+        ConnectorCommand::Delete { name } => {
+            client
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/connectors/{}", encode(&name)),
+                    None,
+                )
+                .await?
+        }
+    };
+    print(&value)
+}
+
+/// `floh exec NAME COMMAND --params JSON`.
+pub async fn exec(
+    options: ClientOptions,
+    name: &str,
+    command: &str,
+    params: Option<&str>,
+) -> anyhow::Result<()> {
+    let params: Value = match params {
+        Some(text) => serde_json::from_str(text).context("--params is not valid JSON")?,
+        None => json!({}),
+    };
+    let client = Client::new(options)?;
+    let body = json!({"command": command, "params": params});
+    let value = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/connectors/{}/execute", encode(name)),
+            Some(body),
+        )
+        .await?;
+    print(&value)?;
+    if value["success"] == Value::Bool(true) {
+        Ok(())
+    } else {
+        bail!("the command did not succeed")
+    }
+}
+
+/// `floh test NAME`.
+pub async fn test(options: ClientOptions, name: &str) -> anyhow::Result<()> {
+    let client = Client::new(options)?;
+    let value = client
+        .call(
+            reqwest::Method::POST,
+            &format!("/connectors/{}/test", encode(name)),
+            None,
+        )
+        .await?;
+    print(&value)?;
+    if value["success"] == Value::Bool(true) {
+        Ok(())
+    } else {
+        bail!("the test did not succeed")
+    }
+}
+
+/// `floh token create`.
+pub async fn token(options: ClientOptions, command: TokenCommand) -> anyhow::Result<()> {
+    let client = Client::new(options)?;
+    let TokenCommand::Create { name, role } = command;
+    let value = client
+        .call(
+            reqwest::Method::POST,
+            "/tokens",
+            Some(json!({"name": name, "role": role})),
+        )
+        .await?;
+    print(&value)
+}

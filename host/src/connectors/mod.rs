@@ -1,0 +1,142 @@
+//! Execution models other than scripts: built-in types (native handlers in
+//! the host, WASM plugins later) and external services.
+//!
+//! Native code gets the same way out as sandboxed code: [`HostCalls`] wraps
+//! the http import (egress policy, limits, redirects, recording) and the log
+//! capture (level filter, redaction), so every model produces the same
+//! [`Execution`] record.
+
+pub mod external;
+pub mod http_type;
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::bindings::http::{HttpError, Request, Response};
+use crate::imports::{HttpImport, LogCapture, LogLevel};
+use crate::model::ConfigSchema;
+use crate::runtime::{ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation};
+
+/// A boxed future, for object-safe async trait methods.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// What `GET /api/connector-types` says about a type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TypeDescriptor {
+    /// The name used in `type`.
+    pub name: String,
+    /// The handler's version.
+    pub version: String,
+    /// One line.
+    pub description: String,
+    /// Connection-config fields and commands.
+    pub config_schema: ConfigSchema,
+    /// Where it comes from: `native` or `plugin`.
+    pub source: &'static str,
+}
+
+/// A built-in connector type.
+pub trait BuiltinType: Send + Sync + 'static {
+    /// Name, version, description and schema.
+    fn descriptor(&self) -> TypeDescriptor;
+
+    /// Run one command (params already validated) with the instance's config.
+    fn execute<'a>(
+        &'a self,
+        invocation: &'a Invocation,
+        context: &'a ExecutionContext,
+        calls: &'a mut HostCalls,
+    ) -> BoxFuture<'a, Result<ConnectorResult, ExecutionError>>;
+}
+
+/// The registered built-in types, by name.
+#[derive(Default, Clone)]
+pub struct TypeRegistry {
+    types: Arc<RwLock<BTreeMap<String, Arc<dyn BuiltinType>>>>,
+}
+
+impl TypeRegistry {
+    /// A registry with the native types the host ships.
+    pub fn with_native_types() -> Self {
+        let registry = Self::default();
+        registry.register(Arc::new(http_type::HttpType::default()));
+        registry
+    }
+
+    /// Add or replace a type.
+    pub fn register(&self, handler: Arc<dyn BuiltinType>) {
+        let name = handler.descriptor().name;
+        self.types
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(name, handler);
+    }
+
+    /// Remove a type; existing instances then report it unavailable.
+    pub fn unregister(&self, name: &str) -> bool {
+        self.types
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+            .is_some()
+    }
+
+    /// The handler of `name`.
+    pub fn get(&self, name: &str) -> Option<Arc<dyn BuiltinType>> {
+        self.types
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+    }
+
+    /// Every type's descriptor, sorted by name.
+    pub fn descriptors(&self) -> Vec<TypeDescriptor> {
+        let types = self.types.read().unwrap_or_else(|p| p.into_inner());
+        types.values().map(|handler| handler.descriptor()).collect()
+    }
+}
+
+/// HTTP and logging for native handlers, under the same rules as sandboxes.
+pub struct HostCalls {
+    http: HttpImport,
+    log: LogCapture,
+    started: Instant,
+}
+
+impl HostCalls {
+    /// Wrap an http import and a log capture made for one execution.
+    pub fn new(http: HttpImport, log: LogCapture) -> Self {
+        Self {
+            http,
+            log,
+            started: Instant::now(),
+        }
+    }
+
+    /// Send a request (egress policy, limits, redirects, recording).
+    pub async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
+        self.http.request(request).await
+    }
+
+    /// Record a log line (filtered by level, secrets masked).
+    pub fn log(&mut self, level: LogLevel, message: &str) {
+        self.log.record(level, message);
+    }
+
+    /// The execution record for `outcome`.
+    pub fn finish(self, outcome: Result<ConnectorResult, ExecutionError>) -> Execution {
+        Execution {
+            outcome,
+            logs: self.log.into_entries(),
+            http_calls: self.http.into_calls(),
+            duration: self.started.elapsed(),
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! The connector definition users send (the spec's `POST /api/connectors`
+//! body), its schema language, and validation of config and params.
+
+mod definition;
+mod schema;
+
+pub use definition::{ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name};
+pub use schema::{CommandSchema, ConfigSchema, FieldSchema, FieldType, SchemaError};

@@ -1,0 +1,149 @@
+//! `floh serve`: wire store → secrets → runtime → types → service → API, in
+//! one visible place, and serve until a shutdown signal.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::api::{self, AppState, auth::TokenAuth, metrics::Metrics};
+use crate::connectors::TypeRegistry;
+use crate::runtime::{ScriptEngine, ScriptEngineOptions};
+use crate::secrets::ConfigCipher;
+use crate::service::ConnectorService;
+use crate::store::{self, Role, Store};
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// Address to listen on (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Directory of the database, key file and caches.
+    pub data_dir: PathBuf,
+    /// PEM certificate chain and key for HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// The initial admin token, instead of a generated one.
+    pub admin_token: Option<String>,
+    /// The secret key (base64), instead of the key file.
+    pub secret_key: Option<String>,
+    /// Lift the egress policy for every connector (tests, trusted setups).
+    pub open_egress: bool,
+}
+
+/// Everything a running server is made of.
+pub struct App {
+    /// The API's shared state.
+    pub state: AppState,
+}
+
+/// Open the data directory and build the application.
+pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
+    std::fs::create_dir_all(&options.data_dir)
+        .with_context(|| format!("creating the data directory {}", options.data_dir.display()))?;
+    let store = Store::open(&options.data_dir.join("floh.redb")).context("opening the database")?;
+    let stored_check = store.meta(store::KEY_CHECK).await?;
+    // A key is only ever created for a database that has no encrypted data.
+    let cipher = ConfigCipher::load(
+        &options.data_dir,
+        options.secret_key.as_deref(),
+        stored_check.is_none(),
+    )?;
+    match stored_check {
+        Some(check) => cipher.verify_key_check(&check)?,
+        None => store.set_meta(store::KEY_CHECK, cipher.key_check()).await?,
+    }
+    let engine = ScriptEngine::new(ScriptEngineOptions {
+        cache_dir: Some(options.data_dir.join("cache")),
+        ..ScriptEngineOptions::default()
+    })?;
+    let types = TypeRegistry::with_native_types();
+    let service = ConnectorService::new(
+        store.clone(),
+        cipher,
+        Arc::new(engine),
+        types,
+        options.open_egress,
+    );
+    let auth = TokenAuth::new(store.clone());
+    if !store.has_tokens().await? {
+        let issued = auth
+            .issue("admin", Role::Admin, options.admin_token.clone())
+            .await?;
+        if options.admin_token.is_none() {
+            // Printed once; only its hash is stored.
+            println!("Admin token (shown once, store it now): {}", issued.token);
+        }
+    }
+    Ok(App {
+        state: AppState {
+            service: Arc::new(service),
+            auth,
+            metrics: Arc::new(Metrics::default()),
+        },
+    })
+}
+
+/// Serve until SIGINT/SIGTERM, then drain connections and pending writes.
+pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let app = build(&options).await?;
+    let service = app.state.service.clone();
+    let router = api::router(app.state);
+    match &options.tls {
+        None => {
+            let listener = tokio::net::TcpListener::bind(options.listen)
+                .await
+                .with_context(|| format!("binding {}", options.listen))?;
+            announce("http", listener.local_addr()?);
+            axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown_signal())
+                .await?;
+        }
+        Some((cert, key)) => {
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .context("loading the TLS certificate and key")?;
+            let handle = axum_server::Handle::new();
+            let watcher = handle.clone();
+            tokio::spawn(async move {
+                if let Some(addr) = watcher.listening().await {
+                    announce("https", addr);
+                }
+                shutdown_signal().await;
+                watcher.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+            });
+            axum_server::bind_rustls(options.listen, config)
+                .handle(handle)
+                .serve(router.into_make_service())
+                .await?;
+        }
+    }
+    service.flush().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn announce(scheme: &str, addr: SocketAddr) {
+    // Scripts and tests read this line to find the port.
+    println!("floh listening on {scheme}://{addr}");
+    tracing::info!(%addr, "listening");
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut terminate =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(signal) => signal,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = interrupt => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = interrupt.await;
+}

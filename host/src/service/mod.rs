@@ -1,0 +1,641 @@
+//! Connector operations behind every front end (HTTP API, CLI through the
+//! API, MCP later): validation, storage, secrets, compilation and execution
+//! in whichever model a connector uses.
+
+mod error;
+mod history;
+mod view;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use chacha20poly1305::aead::OsRng;
+use chacha20poly1305::aead::rand_core::RngCore;
+use serde_json::{Value, json};
+
+pub use error::ServiceError;
+pub use history::HistoryWriter;
+pub use view::{ConnectorView, ExecutionResponse};
+
+use crate::connectors::{TypeRegistry, external};
+use crate::egress::{EgressPolicy, IpNetwork};
+use crate::model::{
+    CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name,
+};
+use crate::redact::SecretRedactor;
+use crate::runtime::{
+    CompileError, CompiledScript, Execution, ExecutionContext, ExecutionError, Invocation,
+    ScriptEngine,
+};
+use crate::secrets::{ConfigCipher, mask_config, merge_masked, secret_values};
+use crate::store::{ConnectorRecord, ExecutionRecord, Store, StoreError};
+
+/// Executions kept per connector.
+pub const HISTORY_PER_CONNECTOR: usize = 100;
+
+/// Filters for listing connectors.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ListFilter {
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only connectors with this tag.
+    pub tag: Option<String>,
+    /// Only this execution model (`built_in`, `script`, `external`).
+    pub model: Option<ExecutionModel>,
+    /// Case-insensitive text in name, type or description.
+    pub q: Option<String>,
+}
+
+/// An execute request (the spec's request minus the config, which is stored).
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// The command.
+    pub command: String,
+    /// Step params.
+    #[serde(default)]
+    pub params: Value,
+    /// Workflow variables.
+    #[serde(default)]
+    pub variables: Value,
+    /// Step and run ids and the timeout.
+    #[serde(default)]
+    pub metadata: RequestMetadata,
+}
+
+/// The spec's `metadata`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RequestMetadata {
+    /// Workflow step.
+    pub step_id: Option<String>,
+    /// Workflow run.
+    pub run_id: Option<String>,
+    /// Timeout in milliseconds.
+    pub timeout: Option<u64>,
+}
+
+/// Connector operations.
+pub struct ConnectorService {
+    store: Store,
+    cipher: ConfigCipher,
+    engine: Arc<ScriptEngine>,
+    types: TypeRegistry,
+    history: HistoryWriter,
+    open_egress: bool,
+}
+
+impl ConnectorService {
+    /// A service over `store`. `open_egress` lifts the egress policy for
+    /// every connector (tests and trusted deployments).
+    pub fn new(
+        store: Store,
+        cipher: ConfigCipher,
+        engine: Arc<ScriptEngine>,
+        types: TypeRegistry,
+        open_egress: bool,
+    ) -> Self {
+        let history = HistoryWriter::start(store.clone(), HISTORY_PER_CONNECTOR);
+        Self {
+            store,
+            cipher,
+            engine,
+            types,
+            history,
+            open_egress,
+        }
+    }
+
+    /// The registered built-in types.
+    pub fn types(&self) -> &TypeRegistry {
+        &self.types
+    }
+
+    /// Wait for queued history writes (graceful shutdown).
+    pub async fn flush(&self) {
+        self.history.flush().await;
+    }
+
+    /// Create a connector.
+    pub async fn create(
+        &self,
+        mut definition: ConnectorDefinition,
+    ) -> Result<ConnectorView, ServiceError> {
+        let config = definition.config.take();
+        let id = new_id("con");
+        let prepared = self.prepare(&mut definition, config.as_ref()).await?;
+        let now = now_ms();
+        let record = ConnectorRecord {
+            sealed_config: config.as_ref().map(|c| self.cipher.seal(&id, c)),
+            engine_version: prepared.as_ref().map(|s| s.engine_version().to_string()),
+            id,
+            definition,
+            created_at_ms: now,
+            updated_at_ms: now,
+        };
+        let bytecode = prepared.map(|s| s.bytecode().to_vec());
+        self.store
+            .insert_connector(record.clone(), bytecode)
+            .await
+            .map_err(name_taken)?;
+        self.view(&record)
+    }
+
+    /// Apply a partial update.
+    pub async fn update(
+        &self,
+        id_or_name: &str,
+        patch: ConnectorPatch,
+    ) -> Result<ConnectorView, ServiceError> {
+        let mut record = self.find(id_or_name).await?;
+        let previous_name = record.definition.name.clone();
+        let stored_config = self.open_config(&record)?;
+        let new_config = patch
+            .config
+            .as_ref()
+            .map(|update| merge_masked(update, stored_config.as_ref()));
+        let mut definition = record.definition.clone();
+        patch.apply_to(&mut definition);
+        let config = new_config.or(stored_config);
+        let prepared = self.prepare(&mut definition, config.as_ref()).await?;
+        record.definition = definition;
+        record.sealed_config = config.as_ref().map(|c| self.cipher.seal(&record.id, c));
+        record.engine_version = prepared.as_ref().map(|s| s.engine_version().to_string());
+        record.updated_at_ms = now_ms();
+        let bytecode = Some(prepared.map(|s| s.bytecode().to_vec()));
+        self.store
+            .update_connector(record.clone(), previous_name, bytecode)
+            .await
+            .map_err(name_taken)?;
+        self.view(&record)
+    }
+
+    /// Delete a connector and its history.
+    pub async fn delete(&self, id_or_name: &str) -> Result<(), ServiceError> {
+        let record = self.find(id_or_name).await?;
+        self.store.delete_connector(record.id).await?;
+        Ok(())
+    }
+
+    /// One connector.
+    pub async fn get(&self, id_or_name: &str) -> Result<ConnectorView, ServiceError> {
+        self.view(&self.find(id_or_name).await?)
+    }
+
+    /// Connectors matching `filter`, by name.
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectorView>, ServiceError> {
+        let mut records = self.store.list_connectors().await?;
+        records.retain(|record| matches(&record.definition, filter));
+        records.sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
+        records.iter().map(|record| self.view(record)).collect()
+    }
+
+    /// A connector's recent executions, newest first.
+    pub async fn executions(
+        &self,
+        id_or_name: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, ServiceError> {
+        let record = self.find(id_or_name).await?;
+        Ok(self.store.executions(record.id, limit).await?)
+    }
+
+    /// Run the connector's `test` command (an external service's `/health`
+    /// when it has one).
+    pub async fn test(&self, id_or_name: &str) -> Result<ExecutionResponse, ServiceError> {
+        let request = ExecuteRequest {
+            command: "test".into(),
+            ..ExecuteRequest::default()
+        };
+        self.execute(id_or_name, request).await
+    }
+
+    /// Execute a command.
+    pub async fn execute(
+        &self,
+        id_or_name: &str,
+        request: ExecuteRequest,
+    ) -> Result<ExecutionResponse, ServiceError> {
+        let started_at_ms = now_ms();
+        let record = self.find(id_or_name).await?;
+        let schema = self.schema_of(&record.definition)?;
+        let command_schema = command_schema(&schema, &request.command)?;
+        let params = command_schema.prepare_params(&request.params)?;
+        let config = self.open_config(&record)?.unwrap_or_else(|| json!({}));
+        let context = ExecutionContext {
+            connector: record.definition.name.as_str().into(),
+            redactor: Arc::new(SecretRedactor::new(secret_values(&config, &schema))),
+            egress: self.egress_of(&record.definition)?,
+            log_level: record.definition.log_level.unwrap_or_default(),
+            config,
+        };
+        let invocation = Invocation {
+            command: request.command.clone(),
+            params,
+            variables: if request.variables.is_object() {
+                request.variables
+            } else {
+                json!({})
+            },
+            metadata: crate::runtime::InvocationMetadata {
+                step_id: request.metadata.step_id,
+                run_id: request.metadata.run_id,
+                timeout: request.metadata.timeout.map(Duration::from_millis),
+            },
+        };
+        let execution = match record.definition.execution_model {
+            ExecutionModel::Script => self.execute_script(&record, &invocation, &context).await?,
+            ExecutionModel::BuiltIn => {
+                self.execute_built_in(&record, &invocation, &context)
+                    .await?
+            }
+            ExecutionModel::External => {
+                self.execute_external(&record, &invocation, &context)
+                    .await?
+            }
+        };
+        if let Err(ExecutionError::UnknownCommand(command)) = &execution.outcome {
+            return Err(ServiceError::UnknownCommand {
+                command: command.clone(),
+                known: schema.commands.keys().cloned().collect(),
+            });
+        }
+        Ok(self.respond(&record, &request.command, execution, started_at_ms))
+    }
+
+    async fn execute_script(
+        &self,
+        record: &ConnectorRecord,
+        invocation: &Invocation,
+        context: &ExecutionContext,
+    ) -> Result<Execution, ServiceError> {
+        let stored = self.store.bytecode(record.id.clone()).await?;
+        let script = match (stored, &record.engine_version) {
+            (Some(bytecode), Some(version)) if version == self.engine.version() => {
+                CompiledScript::from_stored(bytecode, version.clone())
+            }
+            // Compiled by another engine build (or never): recompile from
+            // source and keep the result.
+            _ => self.recompile(record).await?,
+        };
+        Ok(self.engine.execute(&script, invocation, context).await)
+    }
+
+    async fn recompile(&self, record: &ConnectorRecord) -> Result<CompiledScript, ServiceError> {
+        let source = record
+            .definition
+            .script_source
+            .as_deref()
+            .unwrap_or_default();
+        let script = compile(&self.engine, source).await?;
+        let mut updated = record.clone();
+        updated.engine_version = Some(script.engine_version().to_string());
+        let name = updated.definition.name.clone();
+        self.store
+            .update_connector(updated, name, Some(Some(script.bytecode().to_vec())))
+            .await?;
+        tracing::info!(connector = %record.definition.name, "recompiled a script for a new engine build");
+        Ok(script)
+    }
+
+    async fn execute_built_in(
+        &self,
+        record: &ConnectorRecord,
+        invocation: &Invocation,
+        context: &ExecutionContext,
+    ) -> Result<Execution, ServiceError> {
+        let type_name = record.definition.type_name.clone().unwrap_or_default();
+        let handler = self
+            .types
+            .get(&type_name)
+            .ok_or(ServiceError::TypeUnavailable(type_name))?;
+        let timeout = self.engine.timeout_of(invocation);
+        let mut calls = self
+            .engine
+            .host_calls(context, Instant::now() + timeout)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let outcome =
+            match tokio::time::timeout(timeout, handler.execute(invocation, context, &mut calls))
+                .await
+            {
+                Ok(outcome) => outcome,
+                Err(_) => Err(ExecutionError::Timeout(timeout)),
+            };
+        Ok(calls.finish(outcome))
+    }
+
+    async fn execute_external(
+        &self,
+        record: &ConnectorRecord,
+        invocation: &Invocation,
+        context: &ExecutionContext,
+    ) -> Result<Execution, ServiceError> {
+        let endpoint = record.definition.endpoint_url.clone().unwrap_or_default();
+        let timeout = self.engine.timeout_of(invocation);
+        let mut calls = self
+            .engine
+            .host_calls(context, Instant::now() + timeout)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if invocation.command == "test"
+            && let Some(result) = external::health(&endpoint, &mut calls).await
+        {
+            return Ok(calls.finish(Ok(result)));
+        }
+        let outcome = external::execute(&endpoint, invocation, context, timeout, &mut calls).await;
+        Ok(calls.finish(outcome))
+    }
+
+    fn respond(
+        &self,
+        record: &ConnectorRecord,
+        command: &str,
+        execution: Execution,
+        started_at_ms: u64,
+    ) -> ExecutionResponse {
+        let execution_id = new_id("exe");
+        let duration_ms = execution.duration.as_millis() as u64;
+        let mut response = ExecutionResponse {
+            execution_id: execution_id.clone(),
+            connector: record.definition.name.clone(),
+            execution_model: record.definition.execution_model,
+            command: command.to_string(),
+            success: false,
+            data: None,
+            output_variables: None,
+            error: None,
+            error_code: None,
+            stack: None,
+            duration_ms,
+            logs: execution.logs,
+            http_calls: execution.http_calls,
+        };
+        match execution.outcome {
+            Ok(result) => {
+                response.success = result.success;
+                response.data = result.data;
+                response.output_variables = result.output_variables;
+                response.error = result.error;
+            }
+            Err(error) => {
+                response.error_code = Some(error.code().to_string());
+                response.stack = error.stack().filter(|s| !s.is_empty()).map(str::to_string);
+                response.error = Some(error.to_string());
+            }
+        }
+        self.history.record(
+            record.id.clone(),
+            ExecutionRecord {
+                id: execution_id,
+                command: command.to_string(),
+                status: response.error_code.clone().unwrap_or_else(|| "ok".into()),
+                success: response.success,
+                error: response.error.clone(),
+                started_at_ms,
+                duration_ms,
+                logs: response.logs.clone(),
+                http_calls: response.http_calls.clone(),
+            },
+        );
+        response
+    }
+
+    /// Validate a definition for its model and compile scripts. Returns the
+    /// compiled script of a `script` connector.
+    async fn prepare(
+        &self,
+        definition: &mut ConnectorDefinition,
+        config: Option<&Value>,
+    ) -> Result<Option<CompiledScript>, ServiceError> {
+        validate_name(&definition.name).map_err(ServiceError::Invalid)?;
+        for network in &definition.allowed_networks {
+            network
+                .parse::<IpNetwork>()
+                .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        }
+        let mut compiled = None;
+        match definition.execution_model {
+            ExecutionModel::BuiltIn => {
+                let Some(type_name) = definition.type_name.as_deref() else {
+                    return Err(ServiceError::Invalid(
+                        "a built_in connector needs `type`: the name of a registered type".into(),
+                    ));
+                };
+                if self.types.get(type_name).is_none() {
+                    return Err(ServiceError::UnknownType {
+                        name: type_name.to_string(),
+                        registered: self
+                            .types
+                            .descriptors()
+                            .into_iter()
+                            .map(|d| d.name)
+                            .collect(),
+                    });
+                }
+                // The type's schema is authoritative; a copy is not stored.
+                definition.config_schema = None;
+                definition.script_source = None;
+                definition.endpoint_url = None;
+            }
+            ExecutionModel::Script => {
+                let Some(source) = definition.script_source.as_deref() else {
+                    return Err(ServiceError::Invalid(
+                        "a script connector needs `scriptSource`".into(),
+                    ));
+                };
+                compiled = Some(compile(&self.engine, source).await?);
+                definition.endpoint_url = None;
+            }
+            ExecutionModel::External => {
+                let Some(endpoint) = definition.endpoint_url.as_deref() else {
+                    return Err(ServiceError::Invalid(
+                        "an external connector needs `endpointUrl`".into(),
+                    ));
+                };
+                let url = url::Url::parse(endpoint).map_err(|e| {
+                    ServiceError::Invalid(format!("`endpointUrl` is not a valid URL: {e}"))
+                })?;
+                if !matches!(url.scheme(), "http" | "https") {
+                    return Err(ServiceError::Invalid(
+                        "`endpointUrl` must be an http or https URL".into(),
+                    ));
+                }
+                definition.script_source = None;
+                let has_commands = definition
+                    .config_schema
+                    .as_ref()
+                    .is_some_and(|s| !s.commands.is_empty());
+                if !has_commands
+                    && let Some(schema) = self.discover_schema(definition, endpoint).await
+                {
+                    definition.config_schema = Some(schema);
+                }
+            }
+        }
+        if definition.type_name.is_none() {
+            definition.type_name = Some(definition.name.clone());
+        }
+        if let Some(config) = config {
+            let schema = self.schema_of(definition)?;
+            schema
+                .check_config(config, true)
+                .map_err(|e| ServiceError::Invalid(format!("config: {e}")))?;
+        }
+        Ok(compiled)
+    }
+
+    /// Ask an external service for its schema (`/schema`), best effort.
+    async fn discover_schema(
+        &self,
+        definition: &ConnectorDefinition,
+        endpoint: &str,
+    ) -> Option<ConfigSchema> {
+        let context = ExecutionContext {
+            egress: self.egress_of(definition).ok()?,
+            ..ExecutionContext::new(&definition.name)
+        };
+        let mut calls = self
+            .engine
+            .host_calls(&context, Instant::now() + Duration::from_secs(5))
+            .ok()?;
+        external::fetch_schema(endpoint, &mut calls).await
+    }
+
+    fn schema_of(&self, definition: &ConnectorDefinition) -> Result<ConfigSchema, ServiceError> {
+        match definition.execution_model {
+            ExecutionModel::BuiltIn => {
+                let name = definition.type_name.clone().unwrap_or_default();
+                let handler = self
+                    .types
+                    .get(&name)
+                    .ok_or(ServiceError::TypeUnavailable(name))?;
+                Ok(handler.descriptor().config_schema)
+            }
+            _ => Ok(definition.config_schema.clone().unwrap_or_default()),
+        }
+    }
+
+    fn egress_of(&self, definition: &ConnectorDefinition) -> Result<EgressPolicy, ServiceError> {
+        if self.open_egress {
+            return Ok(EgressPolicy::unrestricted());
+        }
+        let networks = definition
+            .allowed_networks
+            .iter()
+            .map(|n| n.parse::<IpNetwork>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        Ok(EgressPolicy::allowing_networks(networks))
+    }
+
+    async fn find(&self, id_or_name: &str) -> Result<ConnectorRecord, ServiceError> {
+        self.store
+            .find_connector(id_or_name.to_string())
+            .await?
+            .ok_or_else(|| ServiceError::NotFound(id_or_name.to_string()))
+    }
+
+    fn open_config(&self, record: &ConnectorRecord) -> Result<Option<Value>, ServiceError> {
+        record
+            .sealed_config
+            .as_deref()
+            .map(|sealed| self.cipher.open(&record.id, sealed))
+            .transpose()
+            .map_err(ServiceError::from)
+    }
+
+    fn view(&self, record: &ConnectorRecord) -> Result<ConnectorView, ServiceError> {
+        let mut definition = record.definition.clone();
+        let schema = self.schema_of(&definition).unwrap_or_default();
+        definition.config = self
+            .open_config(record)?
+            .map(|config| mask_config(&config, &schema));
+        if definition.execution_model == ExecutionModel::BuiltIn {
+            definition.config_schema = Some(schema);
+        }
+        Ok(ConnectorView {
+            id: record.id.clone(),
+            definition,
+            created_at_ms: record.created_at_ms,
+            updated_at_ms: record.updated_at_ms,
+        })
+    }
+}
+
+async fn compile(engine: &ScriptEngine, source: &str) -> Result<CompiledScript, ServiceError> {
+    engine.compile(source).await.map_err(|error| match error {
+        CompileError::Syntax {
+            message,
+            line,
+            column,
+        } => ServiceError::ScriptSyntax {
+            message,
+            line,
+            column,
+        },
+        CompileError::TooLarge(limit) => {
+            ServiceError::Invalid(format!("`scriptSource` is larger than {limit} bytes"))
+        }
+        CompileError::Engine(message) => ServiceError::Internal(message),
+    })
+}
+
+/// The command's schema; a connector that declares commands accepts only
+/// those (plus `test`, which every connector answers).
+fn command_schema(schema: &ConfigSchema, command: &str) -> Result<CommandSchema, ServiceError> {
+    if let Some(found) = schema.commands.get(command) {
+        return Ok(found.clone());
+    }
+    if schema.commands.is_empty() || command == "test" {
+        return Ok(CommandSchema::default());
+    }
+    Err(ServiceError::UnknownCommand {
+        command: command.to_string(),
+        known: schema.commands.keys().cloned().collect(),
+    })
+}
+
+fn matches(definition: &ConnectorDefinition, filter: &ListFilter) -> bool {
+    let text = filter.q.as_deref().map(str::to_lowercase);
+    filter
+        .category
+        .as_ref()
+        .is_none_or(|c| definition.category.as_ref() == Some(c))
+        && filter
+            .tag
+            .as_ref()
+            .is_none_or(|t| definition.tags.contains(t))
+        && filter.model.is_none_or(|m| definition.execution_model == m)
+        && text.is_none_or(|text| {
+            [
+                Some(&definition.name),
+                definition.type_name.as_ref(),
+                definition.description.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .any(|field| field.to_lowercase().contains(&text))
+        })
+}
+
+fn name_taken(error: StoreError) -> ServiceError {
+    match error {
+        StoreError::NameTaken(name) => ServiceError::NameTaken(name),
+        other => ServiceError::Storage(other),
+    }
+}
+
+/// A random id with a readable prefix (`con_…`, `exe_…`, `tok_…`).
+pub fn new_id(prefix: &str) -> String {
+    let mut bytes = [0u8; 12];
+    OsRng.fill_bytes(&mut bytes);
+    format!("{prefix}_{}", hex::encode(bytes))
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

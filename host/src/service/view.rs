@@ -1,0 +1,60 @@
+//! What the API returns for connectors and executions.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::imports::{HttpCall, LogEntry};
+use crate::model::{ConnectorDefinition, ExecutionModel};
+
+/// A connector as read through the API: secret config fields masked.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorView {
+    /// Stable id.
+    pub id: String,
+    /// The definition, with `config` masked and `configSchema` resolved
+    /// (a built-in instance shows its type's schema).
+    #[serde(flatten)]
+    pub definition: ConnectorDefinition,
+    /// Creation time, Unix milliseconds.
+    pub created_at_ms: u64,
+    /// Last update, Unix milliseconds.
+    pub updated_at_ms: u64,
+}
+
+/// The answer to an execute or test request.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionResponse {
+    /// Id of this execution in the connector's history.
+    pub execution_id: String,
+    /// The connector's name.
+    pub connector: String,
+    /// How it ran.
+    pub execution_model: ExecutionModel,
+    /// The command run.
+    pub command: String,
+    /// The ConnectorResult's `success` (false when the execution failed).
+    pub success: bool,
+    /// The ConnectorResult's `data`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<Value>,
+    /// The ConnectorResult's `outputVariables`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output_variables: Option<Value>,
+    /// The ConnectorResult's `error`, or why the execution failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Set when the execution itself failed (e.g. `TIMEOUT`, `COMMAND_THREW`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    /// The JavaScript stack of a thrown error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stack: Option<String>,
+    /// Wall time.
+    pub duration_ms: u64,
+    /// Captured log lines.
+    pub logs: Vec<LogEntry>,
+    /// HTTP requests made.
+    pub http_calls: Vec<HttpCall>,
+}

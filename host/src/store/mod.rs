@@ -1,0 +1,484 @@
+//! Everything Floh keeps, in one redb file (`<data-dir>/floh.redb`).
+//!
+//! Each mutation is one ACID write transaction, committed durably before the
+//! API acknowledges it. redb is synchronous, so every call runs on tokio's
+//! blocking pool, never on an async worker.
+
+mod records;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use records::{ConnectorRecord, ExecutionRecord, Role, TokenRecord};
+
+/// Connector records by id.
+const CONNECTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("connectors");
+/// Connector ids by unique name.
+const NAMES: TableDefinition<&str, &str> = TableDefinition::new("connector_names");
+/// Compiled script bytecode by connector id.
+const BYTECODE: TableDefinition<&str, &[u8]> = TableDefinition::new("script_bytecode");
+/// Execution history by (connector id, sequence).
+const EXECUTIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("executions");
+/// Token records by SHA-256 (hex) of the token.
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// Store-wide values (the secret key check).
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+/// The key of the sealed key-check value in `META`.
+pub const KEY_CHECK: &str = "secret-key-check";
+
+/// Storage failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A connector with that name exists.
+    #[error("a connector named `{0}` already exists")]
+    NameTaken(String),
+    /// The database failed.
+    #[error("storage error: {0}")]
+    Database(String),
+    /// A stored value did not decode.
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl<E: Into<redb::Error>> From<E> for StoreError {
+    fn from(error: E) -> Self {
+        Self::Database(error.into().to_string())
+    }
+}
+
+/// The database.
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+fn encode<T: Serialize>(value: &T) -> Vec<u8> {
+    // Records are plain data; serializing them cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+impl Store {
+    /// Open (or create) the database file and its tables.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)?;
+        let txn = db.begin_write()?;
+        txn.open_table(CONNECTORS)?;
+        txn.open_table(NAMES)?;
+        txn.open_table(BYTECODE)?;
+        txn.open_table(EXECUTIONS)?;
+        txn.open_table(TOKENS)?;
+        txn.open_table(META)?;
+        txn.commit()?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    async fn blocking<R, F>(&self, work: F) -> Result<R, StoreError>
+    where
+        F: FnOnce(&Database) -> Result<R, StoreError> + Send + 'static,
+        R: Send + 'static,
+    {
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || work(&db))
+            .await
+            .map_err(|e| StoreError::Database(format!("storage task failed: {e}")))?
+    }
+
+    /// A value of the meta table.
+    pub async fn meta(&self, key: &'static str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(META)?;
+            Ok(table.get(key)?.map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    /// Set a value of the meta table.
+    pub async fn set_meta(&self, key: &'static str, value: Vec<u8>) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            txn.open_table(META)?.insert(key, value.as_slice())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Whether any token exists.
+    pub async fn has_tokens(&self) -> Result<bool, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read()?;
+            Ok(txn.open_table(TOKENS)?.first()?.is_some())
+        })
+        .await
+    }
+
+    /// Whether any connector or token exists (a fresh database has neither).
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read()?;
+            let connectors = txn.open_table(CONNECTORS)?.first()?.is_none();
+            let tokens = txn.open_table(TOKENS)?.first()?.is_none();
+            Ok(connectors && tokens)
+        })
+        .await
+    }
+
+    /// Insert a new connector (and its bytecode); refuses a taken name.
+    pub async fn insert_connector(
+        &self,
+        record: ConnectorRecord,
+        bytecode: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut names = txn.open_table(NAMES)?;
+                let name = record.definition.name.as_str();
+                if names.get(name)?.is_some() {
+                    return Err(StoreError::NameTaken(name.to_string()));
+                }
+                names.insert(name, record.id.as_str())?;
+                txn.open_table(CONNECTORS)?
+                    .insert(record.id.as_str(), encode(&record).as_slice())?;
+                if let Some(bytecode) = &bytecode {
+                    txn.open_table(BYTECODE)?
+                        .insert(record.id.as_str(), bytecode.as_slice())?;
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Replace a connector (renaming it if its name changed) and, when given,
+    /// its bytecode (`Some(None)` removes it).
+    pub async fn update_connector(
+        &self,
+        record: ConnectorRecord,
+        previous_name: String,
+        bytecode: Option<Option<Vec<u8>>>,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut names = txn.open_table(NAMES)?;
+                let name = record.definition.name.as_str();
+                if name != previous_name {
+                    if names.get(name)?.is_some() {
+                        return Err(StoreError::NameTaken(name.to_string()));
+                    }
+                    names.remove(previous_name.as_str())?;
+                    names.insert(name, record.id.as_str())?;
+                }
+                txn.open_table(CONNECTORS)?
+                    .insert(record.id.as_str(), encode(&record).as_slice())?;
+                let mut table = txn.open_table(BYTECODE)?;
+                match bytecode {
+                    Some(Some(bytes)) => {
+                        table.insert(record.id.as_str(), bytes.as_slice())?;
+                    }
+                    Some(None) => {
+                        table.remove(record.id.as_str())?;
+                    }
+                    None => {}
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Delete a connector with its bytecode and history.
+    pub async fn delete_connector(&self, id: String) -> Result<bool, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            let existed = {
+                let mut connectors = txn.open_table(CONNECTORS)?;
+                let Some(record) = connectors.remove(id.as_str())?.map(|v| v.value().to_vec())
+                else {
+                    return Ok(false);
+                };
+                let record: ConnectorRecord = decode(&record)?;
+                txn.open_table(NAMES)?
+                    .remove(record.definition.name.as_str())?;
+                txn.open_table(BYTECODE)?.remove(id.as_str())?;
+                let mut executions = txn.open_table(EXECUTIONS)?;
+                executions
+                    .extract_from_if((id.as_str(), 0)..=(id.as_str(), u64::MAX), |_, _| true)?
+                    .for_each(drop);
+                true
+            };
+            txn.commit()?;
+            Ok(existed)
+        })
+        .await
+    }
+
+    /// A connector by id or by name.
+    pub async fn find_connector(
+        &self,
+        id_or_name: String,
+    ) -> Result<Option<ConnectorRecord>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let connectors = txn.open_table(CONNECTORS)?;
+            let by_id = connectors
+                .get(id_or_name.as_str())?
+                .map(|v| v.value().to_vec());
+            let bytes = match by_id {
+                Some(bytes) => Some(bytes),
+                None => match txn.open_table(NAMES)?.get(id_or_name.as_str())? {
+                    Some(id) => connectors.get(id.value())?.map(|v| v.value().to_vec()),
+                    None => None,
+                },
+            };
+            bytes.map(|b| decode(&b)).transpose()
+        })
+        .await
+    }
+
+    /// Every connector.
+    pub async fn list_connectors(&self) -> Result<Vec<ConnectorRecord>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(CONNECTORS)?;
+            table
+                .iter()?
+                .map(|entry| decode(entry?.1.value()))
+                .collect()
+        })
+        .await
+    }
+
+    /// A script connector's bytecode.
+    pub async fn bytecode(&self, id: String) -> Result<Option<Vec<u8>>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            Ok(txn
+                .open_table(BYTECODE)?
+                .get(id.as_str())?
+                .map(|v| v.value().to_vec()))
+        })
+        .await
+    }
+
+    /// Append records to connectors' histories in one transaction, keeping
+    /// only the newest `keep` per connector.
+    pub async fn append_executions(
+        &self,
+        batch: Vec<(String, ExecutionRecord)>,
+        keep: usize,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            {
+                let mut table = txn.open_table(EXECUTIONS)?;
+                for (connector_id, record) in &batch {
+                    let id = connector_id.as_str();
+                    let next = match table.range((id, 0)..=(id, u64::MAX))?.next_back() {
+                        Some(last) => last?.0.value().1 + 1,
+                        None => 0,
+                    };
+                    table.insert((id, next), encode(record).as_slice())?;
+                    let oldest_kept = (next + 1).saturating_sub(keep as u64);
+                    if oldest_kept > 0 {
+                        table
+                            .extract_from_if((id, 0)..(id, oldest_kept), |_, _| true)?
+                            .for_each(drop);
+                    }
+                }
+            }
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// A connector's history, newest first.
+    pub async fn executions(
+        &self,
+        connector_id: String,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(EXECUTIONS)?;
+            let id = connector_id.as_str();
+            table
+                .range((id, 0)..=(id, u64::MAX))?
+                .rev()
+                .take(limit)
+                .map(|entry| decode(entry?.1.value()))
+                .collect()
+        })
+        .await
+    }
+
+    /// Store a token under the hash of its secret.
+    pub async fn insert_token(
+        &self,
+        token_hash: String,
+        record: TokenRecord,
+    ) -> Result<(), StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            txn.open_table(TOKENS)?
+                .insert(token_hash.as_str(), encode(&record).as_slice())?;
+            txn.commit()?;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The token whose secret hashes to `token_hash`.
+    pub async fn token(&self, token_hash: String) -> Result<Option<TokenRecord>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let bytes = txn
+                .open_table(TOKENS)?
+                .get(token_hash.as_str())?
+                .map(|v| v.value().to_vec());
+            bytes.map(|b| decode(&b)).transpose()
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ConnectorDefinition;
+
+    fn record(id: &str, name: &str) -> ConnectorRecord {
+        let definition: ConnectorDefinition =
+            serde_json::from_value(serde_json::json!({"name": name, "executionModel": "script"}))
+                .expect("definition");
+        ConnectorRecord {
+            id: id.into(),
+            definition,
+            sealed_config: Some(vec![1, 2, 3]),
+            engine_version: Some("qjs-x".into()),
+            created_at_ms: 1,
+            updated_at_ms: 1,
+        }
+    }
+
+    fn execution(n: u64) -> ExecutionRecord {
+        ExecutionRecord {
+            id: format!("e{n}"),
+            command: "c".into(),
+            status: "ok".into(),
+            success: true,
+            error: None,
+            started_at_ms: n,
+            duration_ms: 1,
+            logs: vec![],
+            http_calls: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn connectors_round_trip_by_id_and_name_and_names_stay_unique() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
+        store
+            .insert_connector(record("c1", "crm"), Some(vec![9]))
+            .await
+            .expect("insert");
+        assert!(matches!(
+            store.insert_connector(record("c2", "crm"), None).await,
+            Err(StoreError::NameTaken(_))
+        ));
+        assert_eq!(
+            store
+                .find_connector("crm".into())
+                .await
+                .expect("find")
+                .expect("found")
+                .id,
+            "c1"
+        );
+        assert_eq!(
+            store.find_connector("c1".into()).await.expect("find"),
+            Some(record("c1", "crm"))
+        );
+        assert_eq!(
+            store.bytecode("c1".into()).await.expect("bytecode"),
+            Some(vec![9])
+        );
+        store
+            .update_connector(record("c1", "crm2"), "crm".into(), None)
+            .await
+            .expect("rename");
+        assert!(
+            store
+                .find_connector("crm".into())
+                .await
+                .expect("find")
+                .is_none()
+        );
+        assert!(store.delete_connector("c1".into()).await.expect("delete"));
+        assert!(
+            store
+                .find_connector("crm2".into())
+                .await
+                .expect("find")
+                .is_none()
+        );
+        assert!(
+            store
+                .bytecode("c1".into())
+                .await
+                .expect("bytecode")
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn history_is_bounded_and_newest_first() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
+        let batch: Vec<_> = (0..6).map(|n| ("c1".to_string(), execution(n))).collect();
+        store.append_executions(batch, 3).await.expect("append");
+        let batch = vec![
+            ("c1".to_string(), execution(6)),
+            ("c2".to_string(), execution(99)),
+        ];
+        store.append_executions(batch, 3).await.expect("append");
+        let ids: Vec<_> = store
+            .executions("c1".into(), 10)
+            .await
+            .expect("list")
+            .into_iter()
+            .map(|e| e.id)
+            .collect();
+        assert_eq!(ids, ["e6", "e5", "e4"]);
+    }
+
+    #[tokio::test]
+    async fn data_survives_reopening() {
+        let dir = tempfile::tempdir().expect("dir");
+        let path = dir.path().join("floh.redb");
+        {
+            let store = Store::open(&path).expect("store");
+            store
+                .insert_connector(record("c1", "crm"), None)
+                .await
+                .expect("insert");
+        }
+        let store = Store::open(&path).expect("reopen");
+        assert_eq!(store.list_connectors().await.expect("list").len(), 1);
+    }
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: the real `floh` binary on a free port with a temporary
+//! data directory, real upstream HTTP servers in the test process.
+
+mod crm;
+mod durability;
+mod lifecycle;
+mod models;
+mod secrets;
+mod validation;

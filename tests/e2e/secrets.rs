@@ -1,0 +1,146 @@
+//! Secrets: encrypted at rest, masked on read, kept across a masked PUT,
+//! never logged, and a wrong key or tampered data is refused.
+
+use floh_e2e::{Server, ServerSettings};
+use serde_json::json;
+
+use crate::crm;
+
+#[tokio::test]
+async fn the_secret_is_nowhere_in_the_database_or_the_logs_and_reads_are_masked() {
+    let (crm_url, _) = crm::start().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let mut server = Server::start(data.path());
+    let api = server.admin();
+    let (status, created) = api
+        .post("/api/connectors", crm::definition("my-crm", &crm_url))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(
+        created["config"],
+        json!({"baseUrl": crm_url, "apiKey": "***"})
+    );
+
+    // The script logs the key; the log comes back masked.
+    let (_, tested) = api.post("/api/connectors/my-crm/test", json!({})).await;
+    assert_eq!(tested["success"], true, "{tested}");
+    assert_eq!(tested["logs"][0]["message"], "testing with key ***");
+
+    // Sending the mask back keeps the stored secret (the key still works).
+    let (_, mut read) = api.get("/api/connectors/my-crm").await;
+    assert_eq!(read["config"]["apiKey"], "***");
+    read["config"]["baseUrl"] = json!(crm_url);
+    let (status, updated) = api
+        .put(
+            "/api/connectors/my-crm",
+            json!({"config": read["config"], "description": "renamed"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    let (_, result) = api
+        .post(
+            "/api/connectors/my-crm/execute",
+            json!({"command": "listContacts"}),
+        )
+        .await;
+    assert_eq!(
+        result["success"], true,
+        "the key was lost by the masked PUT: {result}"
+    );
+
+    server.stop();
+    let database = std::fs::read(data.path().join("floh.redb")).expect("database file");
+    assert!(
+        !contains(&database, crm::API_KEY.as_bytes()),
+        "the API key is in the database file in clear"
+    );
+    assert!(
+        !server.printed().contains(crm::API_KEY),
+        "the API key was printed by the server"
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_refused_at_start_with_a_clear_message() {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut server = Server::start(data.path());
+    let (status, _) = server
+        .admin()
+        .post(
+            "/api/connectors",
+            crm::definition("my-crm", "https://crm.example.com"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    server.stop();
+    let wrong_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+    let settings = ServerSettings {
+        secret_key: Some(wrong_key.into()),
+        ..ServerSettings::default()
+    };
+    match Server::start_with(data.path(), settings) {
+        Ok(_) => panic!("the server started with the wrong key"),
+        Err(printed) => assert!(
+            printed.contains("does not match"),
+            "unclear refusal: {printed}"
+        ),
+    }
+    std::fs::remove_file(data.path().join("floh.key")).expect("remove key");
+    match Server::start_with(data.path(), ServerSettings::default()) {
+        Ok(_) => panic!("the server started without its key"),
+        Err(printed) => assert!(
+            printed.contains("floh.key") && printed.contains("missing"),
+            "unclear refusal: {printed}"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_tampered_sealed_config_is_refused() {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut server = Server::start(data.path());
+    let (status, _) = server
+        .admin()
+        .post(
+            "/api/connectors",
+            crm::definition("my-crm", "https://crm.example.com"),
+        )
+        .await;
+    assert_eq!(status, 201);
+    server.stop();
+    // Flip one base64 character inside the sealed config, in place.
+    let path = data.path().join("floh.redb");
+    let mut database = std::fs::read(&path).expect("database");
+    let marker = b"\"sealedConfig\":\"";
+    let start = find(&database, marker).expect("sealed config in the file") + marker.len() + 40;
+    database[start] = if database[start] == b'A' { b'B' } else { b'A' };
+    std::fs::write(&path, &database).expect("write");
+    // Either the database notices (page checksum) or the cipher does; the
+    // secret never comes back and the failure is explicit.
+    match Server::start_with(data.path(), ServerSettings::default()) {
+        Err(printed) => assert!(!printed.is_empty()),
+        Ok(server) => {
+            let (status, body) = server
+                .admin()
+                .post(
+                    "/api/connectors/my-crm/execute",
+                    json!({"command": "listContacts"}),
+                )
+                .await;
+            assert_eq!(status, 500, "{body}");
+            assert_eq!(body["error"]["code"], "CONFIG_UNREADABLE", "{body}");
+            let (status, body) = server.admin().get("/api/connectors/my-crm").await;
+            assert_eq!(status, 500, "{body}");
+        }
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    find(haystack, needle).is_some()
+}

@@ -1,0 +1,250 @@
+//! Support for end-to-end tests: start the real `floh` binary on a free port
+//! with its own data directory, and talk to its API.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The admin token every test server is started with.
+pub const ADMIN_TOKEN: &str = "floh_e2e_admin_token_0123456789abcdef";
+
+/// The `floh` binary, built by `cargo test --workspace` (or `FLOH_BIN`).
+pub fn floh_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("FLOH_BIN") {
+        return PathBuf::from(path);
+    }
+    // target/<profile>/deps/e2e-… → target/<profile>/floh
+    let exe = std::env::current_exe().expect("test executable path");
+    let binary = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|dir| dir.join("floh"))
+        .expect("target directory");
+    assert!(
+        binary.exists(),
+        "{} is missing: run the suite with `cargo test --workspace` (which builds it) or set FLOH_BIN",
+        binary.display()
+    );
+    binary
+}
+
+/// A running `floh serve`, killed on drop.
+pub struct Server {
+    child: Option<Child>,
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Everything the process printed (stdout and stderr), for secret checks.
+    pub output: Arc<Mutex<String>>,
+    data_dir: PathBuf,
+}
+
+/// Extra settings for a server start.
+#[derive(Default, Clone)]
+pub struct ServerSettings {
+    /// `FLOH_SECRET_KEY`.
+    pub secret_key: Option<String>,
+    /// Refuse private destinations (the default for tests is open egress,
+    /// because upstreams run on loopback).
+    pub default_egress: bool,
+}
+
+impl Server {
+    /// Start a server on `data_dir`.
+    pub fn start(data_dir: &Path) -> Self {
+        Self::start_with(data_dir, ServerSettings::default()).expect("server starts")
+    }
+
+    /// Start a server, or return what it printed if it exits first.
+    pub fn start_with(data_dir: &Path, settings: ServerSettings) -> Result<Self, String> {
+        let mut command = Command::new(floh_binary());
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("FLOH_ADMIN_TOKEN", ADMIN_TOKEN)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        if !settings.default_egress {
+            command.arg("--open-egress");
+        }
+        if let Some(key) = &settings.secret_key {
+            command.env("FLOH_SECRET_KEY", key);
+        }
+        let mut child = command.spawn().expect("spawn floh");
+        let output = Arc::new(Mutex::new(String::new()));
+        let (url_sender, url_receiver) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        for (stream, announce) in [
+            (Box::new(stdout) as Box<dyn std::io::Read + Send>, true),
+            (Box::new(stderr), false),
+        ] {
+            let output = output.clone();
+            let url_sender = url_sender.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if announce && let Some(url) = line.strip_prefix("floh listening on ") {
+                        let _ = url_sender.send(url.to_string());
+                    }
+                    let mut output = output.lock().expect("output");
+                    output.push_str(&line);
+                    output.push('\n');
+                }
+            });
+        }
+        drop(url_sender);
+        match url_receiver.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => Ok(Self {
+                child: Some(child),
+                url,
+                output,
+                data_dir: data_dir.to_path_buf(),
+            }),
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(200));
+                let printed = output.lock().expect("output").clone();
+                Err(printed)
+            }
+        }
+    }
+
+    /// Stop with SIGTERM (graceful) and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stop with SIGKILL (no chance to clean up).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Stop and start again on the same data directory.
+    pub fn restart(&mut self) {
+        self.stop();
+        *self = Self::start(&self.data_dir.clone());
+    }
+
+    /// An API client with the admin token.
+    pub fn admin(&self) -> Api {
+        Api::new(&self.url, Some(ADMIN_TOKEN))
+    }
+
+    /// What the process printed so far.
+    pub fn printed(&self) -> String {
+        self.output.lock().expect("output").clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A small API client.
+#[derive(Clone)]
+pub struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    /// A client for `base` with an optional bearer token.
+    pub fn new(base: &str, token: Option<&str>) -> Self {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Self {
+            http: reqwest::Client::builder().build().expect("client"),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.map(str::to_string),
+        }
+    }
+
+    /// Send a request with an optional JSON body; returns status and JSON.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Send a raw body with a content type.
+    pub async fn send_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: &str,
+    ) -> (u16, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body.to_string());
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status().as_u16();
+        let text = response.text().await.expect("body");
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        self.send(reqwest::Method::GET, path, None).await
+    }
+
+    /// POST JSON.
+    pub async fn post(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// PUT JSON.
+    pub async fn put(&self, path: &str, body: Value) -> (u16, Value) {
+        self.send(reqwest::Method::PUT, path, Some(body)).await
+    }
+}
+
+/// Serve `router` on 127.0.0.1:0; returns its base URL.
+pub async fn upstream(router: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+    format!("http://{addr}")
+}
