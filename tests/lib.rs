@@ -12,24 +12,39 @@ use serde_json::Value;
 /// The admin token every test server is started with.
 pub const ADMIN_TOKEN: &str = "floh_e2e_admin_token_0123456789abcdef";
 
-/// The `floh` binary, built by `cargo test --workspace` (or `FLOH_BIN`).
+/// The `floh` binary (or `FLOH_BIN`). The first call in a test process runs
+/// `cargo build` for it, so the tests never run against a stale binary even
+/// when only this package is tested.
 pub fn floh_binary() -> PathBuf {
-    if let Ok(path) = std::env::var("FLOH_BIN") {
-        return PathBuf::from(path);
-    }
-    // target/<profile>/deps/e2e-… → target/<profile>/floh
-    let exe = std::env::current_exe().expect("test executable path");
-    let binary = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|dir| dir.join("floh"))
-        .expect("target directory");
-    assert!(
-        binary.exists(),
-        "{} is missing: run the suite with `cargo test --workspace` (which builds it) or set FLOH_BIN",
-        binary.display()
-    );
-    binary
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            if let Ok(path) = std::env::var("FLOH_BIN") {
+                return PathBuf::from(path);
+            }
+            // target/<profile>/deps/e2e-… → target/<profile>/floh
+            let exe = std::env::current_exe().expect("test executable path");
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("target directory")
+                .to_path_buf();
+            let mut build = Command::new(env!("CARGO"));
+            build.args(["build", "--quiet", "-p", "floh", "--bin", "floh"]);
+            if profile_dir
+                .file_name()
+                .is_some_and(|name| name == "release")
+            {
+                build.arg("--release");
+            }
+            if let Some(target_dir) = profile_dir.parent() {
+                build.env("CARGO_TARGET_DIR", target_dir);
+            }
+            let status = build.status().expect("run cargo build for the floh binary");
+            assert!(status.success(), "building the floh binary failed");
+            profile_dir.join("floh")
+        })
+        .clone()
 }
 
 /// A running `floh serve`, killed on drop.

@@ -2,6 +2,7 @@
 //! API, MCP later): validation, storage, secrets, compilation and execution
 //! in whichever model a connector uses.
 
+mod cache;
 mod error;
 mod history;
 mod view;
@@ -13,6 +14,7 @@ use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 use serde_json::{Value, json};
 
+use cache::{ConnectorCache, LoadedConnector};
 pub use error::ServiceError;
 pub use history::HistoryWriter;
 pub use view::{ConnectorView, ExecutionResponse};
@@ -83,6 +85,7 @@ pub struct ConnectorService {
     engine: Arc<ScriptEngine>,
     types: TypeRegistry,
     history: HistoryWriter,
+    cache: ConnectorCache,
     open_egress: bool,
 }
 
@@ -103,6 +106,7 @@ impl ConnectorService {
             engine,
             types,
             history,
+            cache: ConnectorCache::default(),
             open_egress,
         }
     }
@@ -168,6 +172,7 @@ impl ConnectorService {
             .update_connector(record.clone(), previous_name, bytecode)
             .await
             .map_err(name_taken)?;
+        self.cache.invalidate();
         self.view(&record)
     }
 
@@ -175,6 +180,7 @@ impl ConnectorService {
     pub async fn delete(&self, id_or_name: &str) -> Result<(), ServiceError> {
         let record = self.find(id_or_name).await?;
         self.store.delete_connector(record.id).await?;
+        self.cache.invalidate();
         Ok(())
     }
 
@@ -218,11 +224,12 @@ impl ConnectorService {
         request: ExecuteRequest,
     ) -> Result<ExecutionResponse, ServiceError> {
         let started_at_ms = now_ms();
-        let record = self.find(id_or_name).await?;
+        let loaded = self.load(id_or_name).await?;
+        let record = &loaded.record;
         let schema = self.schema_of(&record.definition)?;
         let command_schema = command_schema(&schema, &request.command)?;
         let params = command_schema.prepare_params(&request.params)?;
-        let config = self.open_config(&record)?.unwrap_or_else(|| json!({}));
+        let config = self.open_config(record)?.unwrap_or_else(|| json!({}));
         let context = ExecutionContext {
             connector: record.definition.name.as_str().into(),
             redactor: Arc::new(SecretRedactor::new(secret_values(&config, &schema))),
@@ -245,14 +252,15 @@ impl ConnectorService {
             },
         };
         let execution = match record.definition.execution_model {
-            ExecutionModel::Script => self.execute_script(&record, &invocation, &context).await?,
-            ExecutionModel::BuiltIn => {
-                self.execute_built_in(&record, &invocation, &context)
-                    .await?
+            ExecutionModel::Script => {
+                let script = loaded.script.as_ref().ok_or_else(|| {
+                    ServiceError::Internal("a script connector without a compiled script".into())
+                })?;
+                self.engine.execute(script, &invocation, &context).await
             }
+            ExecutionModel::BuiltIn => self.execute_built_in(record, &invocation, &context).await?,
             ExecutionModel::External => {
-                self.execute_external(&record, &invocation, &context)
-                    .await?
+                self.execute_external(record, &invocation, &context).await?
             }
         };
         if let Err(ExecutionError::UnknownCommand(command)) = &execution.outcome {
@@ -261,25 +269,31 @@ impl ConnectorService {
                 known: schema.commands.keys().cloned().collect(),
             });
         }
-        Ok(self.respond(&record, &request.command, execution, started_at_ms))
+        Ok(self.respond(record, &request.command, execution, started_at_ms))
     }
 
-    async fn execute_script(
-        &self,
-        record: &ConnectorRecord,
-        invocation: &Invocation,
-        context: &ExecutionContext,
-    ) -> Result<Execution, ServiceError> {
-        let stored = self.store.bytecode(record.id.clone()).await?;
-        let script = match (stored, &record.engine_version) {
-            (Some(bytecode), Some(version)) if version == self.engine.version() => {
-                CompiledScript::from_stored(bytecode, version.clone())
+    /// The connector ready to execute, from the cache when possible. A
+    /// script compiled by another engine build (or never) is recompiled from
+    /// source and the result stored.
+    async fn load(&self, id_or_name: &str) -> Result<Arc<LoadedConnector>, ServiceError> {
+        let (cached, generation) = self.cache.get(id_or_name);
+        if let Some(loaded) = cached {
+            return Ok(loaded);
+        }
+        let record = self.find(id_or_name).await?;
+        let script = match (record.definition.execution_model, &record.engine_version) {
+            (ExecutionModel::Script, Some(version)) if version == self.engine.version() => {
+                match self.store.bytecode(record.id.clone()).await? {
+                    Some(bytecode) => Some(CompiledScript::from_stored(bytecode, version.clone())),
+                    None => Some(self.recompile(&record).await?),
+                }
             }
-            // Compiled by another engine build (or never): recompile from
-            // source and keep the result.
-            _ => self.recompile(record).await?,
+            (ExecutionModel::Script, _) => Some(self.recompile(&record).await?),
+            _ => None,
         };
-        Ok(self.engine.execute(&script, invocation, context).await)
+        let loaded = Arc::new(LoadedConnector { record, script });
+        self.cache.insert(generation, loaded.clone());
+        Ok(loaded)
     }
 
     async fn recompile(&self, record: &ConnectorRecord) -> Result<CompiledScript, ServiceError> {
@@ -295,6 +309,7 @@ impl ConnectorService {
         self.store
             .update_connector(updated, name, Some(Some(script.bytecode().to_vec())))
             .await?;
+        self.cache.invalidate();
         tracing::info!(connector = %record.definition.name, "recompiled a script for a new engine build");
         Ok(script)
     }
