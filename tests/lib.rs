@@ -65,6 +65,8 @@ pub struct ServerSettings {
     /// Refuse private destinations (the default for tests is open egress,
     /// because upstreams run on loopback).
     pub default_egress: bool,
+    /// PEM certificate and key files: serve HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Server {
@@ -88,6 +90,13 @@ impl Server {
         }
         if let Some(key) = &settings.secret_key {
             command.env("FLOH_SECRET_KEY", key);
+        }
+        if let Some((cert, key)) = &settings.tls {
+            command
+                .arg("--tls-cert")
+                .arg(cert)
+                .arg("--tls-key")
+                .arg(key);
         }
         let mut child = command.spawn().expect("spawn floh");
         let output = Arc::new(Mutex::new(String::new()));

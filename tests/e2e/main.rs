@@ -6,4 +6,5 @@ mod durability;
 mod lifecycle;
 mod models;
 mod secrets;
+mod surface;
 mod validation;

@@ -285,14 +285,25 @@ impl Store {
             let txn = db.begin_write()?;
             {
                 let mut table = txn.open_table(EXECUTIONS)?;
+                // One sequence lookup and one trim per connector per batch.
+                let mut by_connector: std::collections::BTreeMap<&str, Vec<&ExecutionRecord>> =
+                    Default::default();
                 for (connector_id, record) in &batch {
-                    let id = connector_id.as_str();
-                    let next = match table.range((id, 0)..=(id, u64::MAX))?.next_back() {
+                    by_connector
+                        .entry(connector_id.as_str())
+                        .or_default()
+                        .push(record);
+                }
+                for (id, records) in by_connector {
+                    let mut next = match table.range((id, 0)..=(id, u64::MAX))?.next_back() {
                         Some(last) => last?.0.value().1 + 1,
                         None => 0,
                     };
-                    table.insert((id, next), encode(record).as_slice())?;
-                    let oldest_kept = (next + 1).saturating_sub(keep as u64);
+                    for record in records {
+                        table.insert((id, next), encode(record).as_slice())?;
+                        next += 1;
+                    }
+                    let oldest_kept = next.saturating_sub(keep as u64);
                     if oldest_kept > 0 {
                         table
                             .extract_from_if((id, 0)..(id, oldest_kept), |_, _| true)?

@@ -1,0 +1,172 @@
+//! The rest of the surface: HTTPS, the CLI, metrics and the OpenAPI document.
+
+use std::process::Command;
+
+use floh_e2e::{ADMIN_TOKEN, Server, ServerSettings, floh_binary};
+use serde_json::{Value, json};
+
+use crate::crm;
+
+#[tokio::test]
+async fn the_server_speaks_https_with_a_given_certificate() {
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
+            .expect("certificate");
+    let dir = tempfile::tempdir().expect("dir");
+    let cert = dir.path().join("cert.pem");
+    let key = dir.path().join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).expect("cert");
+    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let data = dir.path().join("data");
+    let settings = ServerSettings {
+        tls: Some((cert, key)),
+        ..ServerSettings::default()
+    };
+    let server = Server::start_with(&data, settings).expect("https server");
+    assert!(server.url.starts_with("https://"), "{}", server.url);
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("root");
+    let client = reqwest::Client::builder()
+        .tls_certs_only([root])
+        .build()
+        .expect("client");
+    let response = client
+        .get(format!("{}/api/connectors", server.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .expect("https request");
+    assert_eq!(response.status(), 200);
+    // A client that does not trust the certificate is refused by TLS itself.
+    let untrusting = reqwest::Client::builder().build().expect("client");
+    assert!(
+        untrusting
+            .get(format!("{}/api/health", server.url))
+            .send()
+            .await
+            .is_err()
+    );
+}
+
+fn floh(server: &Server, args: &[&str]) -> (bool, Value, String) {
+    let output = Command::new(floh_binary())
+        .args(args)
+        .env("FLOH_SERVER", &server.url)
+        .env("FLOH_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("run floh");
+    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    (
+        output.status.success(),
+        serde_json::from_str(&stdout).unwrap_or(Value::Null),
+        stderr,
+    )
+}
+
+#[tokio::test]
+async fn the_cli_manages_and_runs_connectors() {
+    let (crm_url, _) = crm::start().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let definition = data.path().join("my-crm.json");
+    std::fs::write(&definition, crm::definition("my-crm", &crm_url).to_string())
+        .expect("definition file");
+    let server_ref = &server;
+    let definition = definition.to_string_lossy().to_string();
+    let run = move |args: Vec<String>| async move {
+        tokio::task::spawn_blocking({
+            let url = server_ref.url.clone();
+            move || {
+                let output = Command::new(floh_binary())
+                    .args(&args)
+                    .env("FLOH_SERVER", url)
+                    .env("FLOH_TOKEN", ADMIN_TOKEN)
+                    .output()
+                    .expect("run floh");
+                let stdout = String::from_utf8_lossy(&output.stdout).to_string();
+                (
+                    output.status.success(),
+                    serde_json::from_str::<Value>(&stdout).unwrap_or(Value::Null),
+                    String::from_utf8_lossy(&output.stderr).to_string(),
+                )
+            }
+        })
+        .await
+        .expect("cli")
+    };
+    let args = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let (ok, created, stderr) = run(args(&["connector", "create", "-f", &definition])).await;
+    assert!(ok, "{stderr}");
+    assert_eq!(created["config"]["apiKey"], "***");
+    let (ok, listed, _) = run(args(&["connector", "list"])).await;
+    assert!(ok);
+    assert_eq!(listed[0]["name"], "my-crm");
+    let (ok, executed, stderr) = run(args(&[
+        "exec",
+        "my-crm",
+        "listContacts",
+        "--params",
+        r#"{"limit": 3}"#,
+    ]))
+    .await;
+    assert!(ok, "{stderr}");
+    assert_eq!(executed["data"]["total"], 2);
+    let (ok, tested, _) = run(args(&["test", "my-crm"])).await;
+    assert!(ok && tested["success"] == json!(true));
+    let (ok, token, _) = run(args(&[
+        "token", "create", "--name", "ci", "--role", "executor",
+    ]))
+    .await;
+    assert!(
+        ok && token["token"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("floh_"))
+    );
+    let (ok, _, stderr) = run(args(&["exec", "my-crm", "nope"])).await;
+    assert!(!ok && stderr.contains("UNKNOWN_COMMAND"), "{stderr}");
+    let (ok, _, _) = run(args(&["connector", "delete", "my-crm"])).await;
+    assert!(ok);
+    let (ok, _, stderr) = floh(&server, &["connector", "get", "my-crm"]);
+    assert!(!ok && stderr.contains("404"), "{stderr}");
+}
+
+#[tokio::test]
+async fn metrics_count_executions_and_the_api_describes_itself() {
+    let (crm_url, _) = crm::start().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let api = server.admin();
+    assert_eq!(
+        api.post("/api/connectors", crm::definition("my-crm", &crm_url))
+            .await
+            .0,
+        201
+    );
+    for _ in 0..2 {
+        api.post(
+            "/api/connectors/my-crm/execute",
+            json!({"command": "listContacts"}),
+        )
+        .await;
+    }
+    let (status, metrics) = floh_e2e::Api::new(&server.url, None).get("/metrics").await;
+    assert_eq!(status, 200);
+    let text = metrics.as_str().expect("text exposition");
+    assert!(
+        text.contains(
+            r#"floh_executions_total{connector="my-crm",model="script",outcome="success"} 2"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("floh_execution_duration_seconds_bucket"),
+        "{text}"
+    );
+    let (status, document) = floh_e2e::Api::new(&server.url, None)
+        .get("/api/openapi.json")
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(document["openapi"], "3.1.0");
+    assert!(document["paths"]["/api/connectors/{id}/execute"]["post"].is_object());
+}
