@@ -67,9 +67,34 @@ clippy:
 # Lints exactly as CI runs them.
 lint: fmt-check clippy
 
-# Benchmarks (criterion).
+# Benchmarks: the script runtime (criterion + report) and the API in process.
 bench:
     cargo bench -p floh --bench script_engine
+    cargo bench -p floh --bench api
+
+# The API under wrk (a C load generator, so the client takes little of the
+# two cores): POST /api/connectors/:id/execute of a trivial script connector,
+# 64 keep-alive connections, against the release binary.
+bench-api connections="64" seconds="10":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+    cargo build --quiet --release -p floh
+    data=$(mktemp -d); out=$(mktemp)
+    FLOH_ADMIN_TOKEN=bench RUST_LOG=warn target/release/floh serve --listen 127.0.0.1:0 --data-dir "$data" > "$out" 2>&1 &
+    server=$!
+    trap 'kill $server 2>/dev/null; rm -rf "$data" "$out"' EXIT
+    for _ in $(seq 100); do grep -q "listening on" "$out" && break; sleep 0.1; done
+    url=$(sed -n 's/^floh listening on //p' "$out")
+    curl -sf -X POST "$url/api/connectors" -H "Authorization: Bearer bench" -H 'Content-Type: application/json' \
+      -d '{"name":"ping","executionModel":"script","scriptSource":"function ping() { return { success: true, data: { pong: true } }; }"}' > /dev/null
+    cat > "$data/post.lua" <<'LUA'
+    wrk.method = "POST"
+    wrk.body = '{"command": "ping"}'
+    wrk.headers["Content-Type"] = "application/json"
+    wrk.headers["Authorization"] = "Bearer bench"
+    LUA
+    wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
 # Everything CI does.
 ci: check-guests lint test

@@ -10,6 +10,8 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::egress::EgressPolicy;
+use crate::model::ConfigSchema;
 use crate::runtime::CompiledScript;
 use crate::store::ConnectorRecord;
 
@@ -21,6 +23,10 @@ pub struct LoadedConnector {
     /// The compiled script (script connectors whose bytecode matches the
     /// running engine).
     pub script: Option<CompiledScript>,
+    /// The effective config schema (a built-in type's own for instances).
+    pub schema: ConfigSchema,
+    /// Where the connector may send requests.
+    pub egress: EgressPolicy,
 }
 
 #[derive(Default)]
@@ -83,6 +89,8 @@ mod tests {
                 updated_at_ms: 0,
             },
             script: None,
+            schema: ConfigSchema::default(),
+            egress: EgressPolicy::default(),
         })
     }
 

@@ -86,6 +86,7 @@ pub struct ConnectorService {
     types: TypeRegistry,
     history: HistoryWriter,
     cache: ConnectorCache,
+    execution_ids: ExecutionIds,
     open_egress: bool,
 }
 
@@ -107,6 +108,7 @@ impl ConnectorService {
             types,
             history,
             cache: ConnectorCache::default(),
+            execution_ids: ExecutionIds::new(),
             open_egress,
         }
     }
@@ -114,6 +116,12 @@ impl ConnectorService {
     /// The registered built-in types.
     pub fn types(&self) -> &TypeRegistry {
         &self.types
+    }
+
+    /// Forget cached connectors. Loaded connectors carry their type's schema,
+    /// so call this after registering, replacing or removing a type.
+    pub fn types_changed(&self) {
+        self.cache.invalidate();
     }
 
     /// Wait for queued history writes (graceful shutdown).
@@ -226,14 +234,14 @@ impl ConnectorService {
         let started_at_ms = now_ms();
         let loaded = self.load(id_or_name).await?;
         let record = &loaded.record;
-        let schema = self.schema_of(&record.definition)?;
-        let command_schema = command_schema(&schema, &request.command)?;
+        let schema = &loaded.schema;
+        let command_schema = command_schema(schema, &request.command)?;
         let params = command_schema.prepare_params(&request.params)?;
         let config = self.open_config(record)?.unwrap_or_else(|| json!({}));
         let context = ExecutionContext {
             connector: record.definition.name.as_str().into(),
-            redactor: Arc::new(SecretRedactor::new(secret_values(&config, &schema))),
-            egress: self.egress_of(&record.definition)?,
+            redactor: Arc::new(SecretRedactor::new(secret_values(&config, schema))),
+            egress: loaded.egress.clone(),
             log_level: record.definition.log_level.unwrap_or_default(),
             config,
         };
@@ -291,7 +299,14 @@ impl ConnectorService {
             (ExecutionModel::Script, _) => Some(self.recompile(&record).await?),
             _ => None,
         };
-        let loaded = Arc::new(LoadedConnector { record, script });
+        let schema = self.schema_of(&record.definition)?;
+        let egress = self.egress_of(&record.definition)?;
+        let loaded = Arc::new(LoadedConnector {
+            record,
+            script,
+            schema,
+            egress,
+        });
         self.cache.insert(generation, loaded.clone());
         Ok(loaded)
     }
@@ -368,7 +383,7 @@ impl ConnectorService {
         execution: Execution,
         started_at_ms: u64,
     ) -> ExecutionResponse {
-        let execution_id = new_id("exe");
+        let execution_id = self.execution_ids.next();
         let duration_ms = execution.duration.as_millis() as u64;
         let mut response = ExecutionResponse {
             execution_id: execution_id.clone(),
@@ -597,12 +612,21 @@ async fn compile(engine: &ScriptEngine, source: &str) -> Result<CompiledScript, 
 
 /// The command's schema; a connector that declares commands accepts only
 /// those (plus `test`, which every connector answers).
-fn command_schema(schema: &ConfigSchema, command: &str) -> Result<CommandSchema, ServiceError> {
+fn command_schema<'a>(
+    schema: &'a ConfigSchema,
+    command: &str,
+) -> Result<&'a CommandSchema, ServiceError> {
+    static ANY_PARAMS: CommandSchema = CommandSchema {
+        params: Vec::new(),
+        description: None,
+        outputs: Vec::new(),
+        param_schema: std::collections::BTreeMap::new(),
+    };
     if let Some(found) = schema.commands.get(command) {
-        return Ok(found.clone());
+        return Ok(found);
     }
     if schema.commands.is_empty() || command == "test" {
-        return Ok(CommandSchema::default());
+        return Ok(&ANY_PARAMS);
     }
     Err(ServiceError::UnknownCommand {
         command: command.to_string(),
@@ -637,6 +661,29 @@ fn name_taken(error: StoreError) -> ServiceError {
     match error {
         StoreError::NameTaken(name) => ServiceError::NameTaken(name),
         other => ServiceError::Storage(other),
+    }
+}
+
+/// Execution ids: a random per-process prefix and a counter, so the hot path
+/// makes no system call for randomness (ids need to be unique, not secret).
+struct ExecutionIds {
+    prefix: String,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl ExecutionIds {
+    fn new() -> Self {
+        Self {
+            prefix: new_id("exe"),
+            counter: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    fn next(&self) -> String {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{}{n:08x}", self.prefix)
     }
 }
 
