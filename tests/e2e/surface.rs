@@ -170,3 +170,21 @@ async fn metrics_count_executions_and_the_api_describes_itself() {
     assert_eq!(document["openapi"], "3.1.0");
     assert!(document["paths"]["/api/connectors/{id}/execute"]["post"].is_object());
 }
+
+#[tokio::test]
+async fn the_readme_tour_fixture_is_accepted_as_shipped() {
+    let fixture: Value =
+        serde_json::from_str(include_str!("../fixtures/my-crm.json")).expect("fixture is JSON");
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let (status, created) = server.admin().post("/api/connectors", fixture).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["config"]["apiKey"], "***");
+    let commands = created["configSchema"]["commands"]
+        .as_object()
+        .expect("commands");
+    assert_eq!(
+        commands.keys().collect::<Vec<_>>(),
+        ["createContact", "listContacts", "test"]
+    );
+}
