@@ -21,8 +21,13 @@ async fn the_secret_is_nowhere_in_the_database_or_the_logs_and_reads_are_masked(
         json!({"baseUrl": crm_url, "apiKey": "***"})
     );
 
-    // The script logs the key; the log comes back masked.
-    let (_, tested) = api.post("/api/connectors/my-crm/test", json!({})).await;
+    // A script that logs the key gets the log back masked.
+    let mut leaky = crm::definition("leaky", &crm_url);
+    leaky["scriptSource"] = json!(
+        "function test() { floh.log.info('testing with key ' + floh.config.apiKey); return { success: true }; }"
+    );
+    assert_eq!(api.post("/api/connectors", leaky).await.0, 201);
+    let (_, tested) = api.post("/api/connectors/leaky/test", json!({})).await;
     assert_eq!(tested["success"], true, "{tested}");
     assert_eq!(tested["logs"][0]["message"], "testing with key ***");
 

@@ -116,14 +116,7 @@ pub async fn require_token(
     let record = state
         .auth
         .lookup(token)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                e.to_string(),
-            )
-        })?
+        .await?
         .ok_or_else(|| unauthorized("the token is not valid"))?;
     if record.role != Role::Admin && !executor_may(request.method(), request.uri().path()) {
         return Err(ApiError::new(

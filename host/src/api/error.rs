@@ -90,6 +90,12 @@ impl From<ServiceError> for ApiError {
     }
 }
 
+impl From<crate::store::StoreError> for ApiError {
+    fn from(error: crate::store::StoreError) -> Self {
+        ServiceError::Storage(error).into()
+    }
+}
+
 /// `Json` whose rejections are API errors: malformed JSON is 400
 /// `INVALID_JSON`; well-formed JSON of the wrong shape (unknown or missing
 /// fields, wrong types) is 422 `INVALID_BODY` with serde's message, which

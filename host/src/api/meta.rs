@@ -48,17 +48,7 @@ pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
-    let issued = state
-        .auth
-        .issue(&request.name, request.role, None)
-        .await
-        .map_err(|e| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "INTERNAL_ERROR",
-                e.to_string(),
-            )
-        })?;
+    let issued = state.auth.issue(&request.name, request.role, None).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
 

@@ -7,45 +7,16 @@ use serde_json::{Value, json};
 
 use crate::support::{Upstream, engine, open_context, run};
 
-/// The script from "Creating Script Connectors", step 2, unchanged.
-const MY_CRM: &str = r#"
-function listContacts() {
-var url = floh.config.baseUrl + '/api/contacts';
-url += '?limit=' + (floh.params.limit || 50);
-url += '&offset=' + (floh.params.offset || 0);
-var resp = floh.http.get(url, {
-'Authorization': 'Bearer ' + floh.config.apiKey
-});
-if (resp.status >= 400) {
-return { success: false, error: 'API returned ' + resp.status };
+/// The spec's script ("Creating Script Connectors", step 2), verbatim, from
+/// the definition the README's tour uses.
+fn my_crm_script() -> String {
+    let fixture: Value = serde_json::from_str(include_str!("../../../tests/fixtures/my-crm.json"))
+        .expect("fixture is JSON");
+    fixture["scriptSource"]
+        .as_str()
+        .expect("scriptSource")
+        .to_string()
 }
-return {
-success: true,
-data: { contacts: resp.body.data, total: resp.body.total }
-};
-}
-function createContact() {
-var resp = floh.http.post(
-floh.config.baseUrl + '/api/contacts',
-JSON.stringify({
-email: floh.params.email,
-first_name: floh.params.firstName,
-last_name: floh.params.lastName
-}),
-{ 'Authorization': 'Bearer ' + floh.config.apiKey }
-);
-if (resp.status >= 400) {
-return { success: false, error: 'Failed to create contact: ' + resp.status };
-}
-return { success: true, data: { contactId: resp.body.id } };
-}
-function test() {
-var resp = floh.http.get(floh.config.baseUrl + '/api/health', {
-'Authorization': 'Bearer ' + floh.config.apiKey
-});
-return { success: resp.status < 400 };
-}
-"#;
 
 const API_KEY: &str = "sk-crm-7f3a9c";
 
@@ -90,7 +61,14 @@ async fn list_contacts_applies_the_params_defaults_and_parses_json() {
     let upstream = crm().await;
     let engine = engine();
     let context = open_context(config(&upstream, API_KEY), &[API_KEY]);
-    let execution = run(&engine, MY_CRM, "listContacts", json!({}), &context).await;
+    let execution = run(
+        &engine,
+        &my_crm_script(),
+        "listContacts",
+        json!({}),
+        &context,
+    )
+    .await;
     let result = execution.outcome.expect("listContacts succeeds");
     assert!(result.success, "{result:?}");
     let data = result.data.expect("data");
@@ -114,7 +92,7 @@ async fn list_contacts_passes_explicit_params_in_the_query_string() {
     let context = open_context(config(&upstream, API_KEY), &[API_KEY]);
     let execution = run(
         &engine,
-        MY_CRM,
+        &my_crm_script(),
         "listContacts",
         json!({"limit": 5, "offset": 10}),
         &context,
@@ -133,7 +111,7 @@ async fn create_contact_posts_a_json_body_with_a_json_content_type() {
     let engine = engine();
     let context = open_context(config(&upstream, API_KEY), &[API_KEY]);
     let params = json!({"email": "grace@example.com", "firstName": "Grace", "lastName": "Hopper"});
-    let execution = run(&engine, MY_CRM, "createContact", params, &context).await;
+    let execution = run(&engine, &my_crm_script(), "createContact", params, &context).await;
     let result = execution.outcome.expect("createContact succeeds");
     assert_eq!(
         result.data,
@@ -154,18 +132,18 @@ async fn test_command_reports_connectivity_and_a_rejected_key() {
     let upstream = crm().await;
     let engine = engine();
     let good = open_context(config(&upstream, API_KEY), &[API_KEY]);
-    let result = run(&engine, MY_CRM, "test", json!({}), &good)
+    let result = run(&engine, &my_crm_script(), "test", json!({}), &good)
         .await
         .outcome
         .expect("ok");
     assert!(result.success);
     let bad = open_context(config(&upstream, "wrong"), &["wrong"]);
-    let result = run(&engine, MY_CRM, "test", json!({}), &bad)
+    let result = run(&engine, &my_crm_script(), "test", json!({}), &bad)
         .await
         .outcome
         .expect("ok");
     assert!(!result.success);
-    let result = run(&engine, MY_CRM, "listContacts", json!({}), &bad)
+    let result = run(&engine, &my_crm_script(), "listContacts", json!({}), &bad)
         .await
         .outcome
         .expect("ok");
