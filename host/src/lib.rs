@@ -12,6 +12,7 @@ pub mod connectors;
 pub mod egress;
 pub mod imports;
 pub mod model;
+pub mod oas;
 pub mod redact;
 pub mod runtime;
 pub mod secrets;
