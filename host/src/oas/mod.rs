@@ -2,12 +2,15 @@
 //! YAML) to a draft connector.
 //!
 //! This first part reads and normalizes documents ([`document`]), resolves
-//! references ([`refs`]) and names commands ([`naming`]); the draft builder,
-//! the script generator and `POST /api/connectors/parse-oas` build on it.
+//! references ([`refs`]), names commands ([`naming`]), derives connection
+//! config ([`security`]) and plans commands ([`operations`]); the script
+//! generator and `POST /api/connectors/parse-oas` build on it.
 
 pub mod document;
 pub mod naming;
+pub mod operations;
 pub mod refs;
+pub mod security;
 
 /// Why a spec could not be imported at all (problems with single
 /// operations are reported as skipped operations instead).
