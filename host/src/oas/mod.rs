@@ -7,10 +7,14 @@
 //! generator and `POST /api/connectors/parse-oas` build on it.
 
 pub mod document;
+pub mod draft;
 pub mod naming;
 pub mod operations;
 pub mod refs;
+pub mod script;
 pub mod security;
+
+pub use draft::{Draft, Selection, draft};
 
 /// Why a spec could not be imported at all (problems with single
 /// operations are reported as skipped operations instead).

@@ -4,6 +4,7 @@
 mod egress;
 mod errors;
 mod my_crm;
+mod oas_drafts;
 mod sandbox;
 mod support;
 mod surface;

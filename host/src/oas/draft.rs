@@ -1,0 +1,160 @@
+//! The draft connector: what `POST /api/connectors/parse-oas` returns and
+//! `POST /api/connectors` accepts.
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::document::{self, SpecVersion};
+use super::operations::{self, Skipped};
+use super::security::connection_config;
+use super::{OasError, script};
+use crate::model::{CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionModel};
+
+/// Which operations to import (all when every list is empty). An operation
+/// is kept when its operationId, one of its tags, or its path is listed.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Selection {
+    /// operationIds.
+    #[serde(default)]
+    pub operation_ids: Vec<String>,
+    /// Tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Path templates.
+    #[serde(default)]
+    pub paths: Vec<String>,
+}
+
+impl Selection {
+    fn is_empty(&self) -> bool {
+        self.operation_ids.is_empty() && self.tags.is_empty() && self.paths.is_empty()
+    }
+}
+
+/// An import's result.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Draft {
+    /// The connector definition, ready for `POST /api/connectors`.
+    pub definition: ConnectorDefinition,
+    /// The spec's declared version.
+    pub spec_version: &'static str,
+    /// Operations that did not become commands, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// Build a draft from a spec (an object, or JSON/YAML text in a string).
+pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
+    let spec = match spec {
+        Value::String(text) => document::parse_text(&text)?,
+        other => other,
+    };
+    let (version, spec) = document::normalize(spec)?;
+    let config = connection_config(&spec);
+    let usable: Vec<String> = config.schemes.keys().cloned().collect();
+    let (mut plans, mut skipped) = operations::plan(&spec, &usable);
+    if !selection.is_empty() {
+        plans.retain(|plan| {
+            plan.operation_id
+                .as_ref()
+                .is_some_and(|id| selection.operation_ids.contains(id))
+                || plan.tags.iter().any(|tag| selection.tags.contains(tag))
+                || selection.paths.contains(&plan.path)
+        });
+    }
+    for (scheme, reason) in &config.unsupported {
+        skipped.push(Skipped {
+            operation: format!("security scheme `{scheme}`"),
+            reason: reason.clone(),
+        });
+    }
+    let title = spec
+        .pointer("/info/title")
+        .and_then(Value::as_str)
+        .unwrap_or("Imported API");
+    let api_version = spec
+        .pointer("/info/version")
+        .and_then(Value::as_str)
+        .unwrap_or("1.0.0");
+    let source = script::generate(title, api_version, &plans, &config.schemes);
+    let mut commands: std::collections::BTreeMap<String, CommandSchema> = plans
+        .into_iter()
+        .map(|plan| (plan.command, plan.schema))
+        .collect();
+    commands.insert(
+        "test".into(),
+        CommandSchema {
+            description: Some("Check connectivity and credentials".into()),
+            ..CommandSchema::default()
+        },
+    );
+    let name = slug(title);
+    let description = spec
+        .pointer("/info/description")
+        .and_then(Value::as_str)
+        .and_then(|text| text.lines().find(|line| !line.trim().is_empty()))
+        .map(|line| line.trim().to_string())
+        .unwrap_or_else(|| format!("{title}, imported from its OpenAPI description"));
+    let definition = ConnectorDefinition {
+        type_name: Some(name.clone()),
+        name,
+        description: Some(description),
+        version: Some(api_version.to_string()),
+        execution_model: ExecutionModel::Script,
+        category: None,
+        tags: vec!["openapi".into()],
+        config_schema: Some(ConfigSchema {
+            connection_config: config.fields,
+            commands,
+        }),
+        config: None,
+        script_source: Some(source),
+        endpoint_url: None,
+        log_level: None,
+        allowed_networks: Vec::new(),
+    };
+    Ok(Draft {
+        definition,
+        spec_version: match version {
+            SpecVersion::Swagger2 => "2.0",
+            SpecVersion::OpenApi30 => "3.0",
+            SpecVersion::OpenApi31 => "3.1",
+        },
+        skipped,
+    })
+}
+
+/// `My Pet Store API!` → `my-pet-store-api`.
+fn slug(title: &str) -> String {
+    let mut slug = String::new();
+    for c in title.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') && !slug.is_empty() {
+            slug.push('-');
+        }
+    }
+    let slug: String = slug.trim_end_matches('-').chars().take(60).collect();
+    if slug.is_empty() {
+        "imported-api".to_string()
+    } else {
+        slug
+    }
+}
+
+/// A minimal spec, for error messages that show the expected shape.
+pub fn example() -> Value {
+    json!({"openapi": "3.0.3", "info": {"title": "My API", "version": "1.0.0"}, "paths": {}})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_become_names() {
+        assert_eq!(slug("My Pet Store API!"), "my-pet-store-api");
+        assert_eq!(slug("***"), "imported-api");
+    }
+}

@@ -1,0 +1,266 @@
+//! The generated script: one readable function per command over a small
+//! prelude that builds URLs, applies auth and maps responses.
+//!
+//! Every string taken from the spec enters the source as a JSON literal (or a
+//! comment stripped of line breaks), so nothing in a spec can break out of
+//! its place in the code.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::operations::{BodyPlan, Location, OperationPlan};
+use super::security::AuthScheme;
+
+/// Shared helpers every generated script starts with.
+const PRELUDE: &str = r#"
+function baseUrl() {
+  return String(floh.config.baseUrl || '').replace(/\/+$/, '');
+}
+
+function expandPath(template, values) {
+  return template.replace(/\{([^}]+)\}/g, function (whole, name) {
+    var value = values[name];
+    if (value === undefined || value === null) {
+      throw new Error('missing path parameter `' + name + '`');
+    }
+    return encodeURIComponent(String(value));
+  });
+}
+
+function textOf(value) {
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+// Arrays repeat the key (form style, explode=true, the OpenAPI default).
+function appendPairs(pairs, values) {
+  Object.keys(values).forEach(function (key) {
+    var value = values[key];
+    if (value === undefined || value === null) return;
+    (Array.isArray(value) ? value : [value]).forEach(function (item) {
+      pairs.push(encodeURIComponent(key) + '=' + encodeURIComponent(textOf(item)));
+    });
+  });
+  return pairs;
+}
+
+function definedOnly(values) {
+  var out = {};
+  Object.keys(values).forEach(function (key) {
+    if (values[key] !== undefined && values[key] !== null) out[key] = values[key];
+  });
+  return out;
+}
+
+function base64(text) {
+  var bytes = unescape(encodeURIComponent(text));
+  var alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+  var out = '';
+  for (var i = 0; i < bytes.length; i += 3) {
+    var n = (bytes.charCodeAt(i) << 16) | ((bytes.charCodeAt(i + 1) || 0) << 8) | (bytes.charCodeAt(i + 2) || 0);
+    out += alphabet[(n >> 18) & 63] + alphabet[(n >> 12) & 63];
+    out += i + 1 < bytes.length ? alphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < bytes.length ? alphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+// Fetched once per execution and reused by every request in it.
+var oauthToken = null;
+function bearerFromClientCredentials() {
+  if (oauthToken) return oauthToken;
+  var resp = floh.http.post(floh.config.tokenUrl, 'grant_type=client_credentials', {
+    'Content-Type': 'application/x-www-form-urlencoded',
+    'Authorization': 'Basic ' + base64(floh.config.clientId + ':' + floh.config.clientSecret)
+  });
+  if (resp.status >= 400 || !resp.body || !resp.body.access_token) {
+    throw new Error('the OAuth2 token request failed with HTTP ' + resp.status);
+  }
+  oauthToken = resp.body.access_token;
+  return oauthToken;
+}
+
+function applyAuth(scheme, headers, query, cookies) {
+  if (scheme.type === 'apiKey') {
+    var key = floh.config[scheme.field];
+    if (scheme.in === 'query') query.push(encodeURIComponent(scheme.name) + '=' + encodeURIComponent(key));
+    else if (scheme.in === 'cookie') cookies.push(scheme.name + '=' + encodeURIComponent(key));
+    else headers[scheme.name] = key;
+  } else if (scheme.type === 'bearer') {
+    headers['Authorization'] = 'Bearer ' + floh.config.bearerToken;
+  } else if (scheme.type === 'basic') {
+    headers['Authorization'] = 'Basic ' + base64(floh.config.username + ':' + (floh.config.password || ''));
+  } else if (scheme.type === 'oauth2') {
+    headers['Authorization'] = 'Bearer ' + bearerFromClientCredentials();
+  }
+}
+
+function call(method, path, request) {
+  var headers = definedOnly(request.headers || {});
+  var query = appendPairs([], request.query || {});
+  var cookies = appendPairs([], request.cookies || {});
+  (request.security || []).forEach(function (name) {
+    applyAuth(AUTH[name], headers, query, cookies);
+  });
+  if (cookies.length) headers['Cookie'] = cookies.join('; ');
+  var url = baseUrl() + expandPath(path, request.path || {});
+  if (query.length) url += '?' + query.join('&');
+  var body;
+  if (request.json !== undefined) {
+    body = request.json;
+    headers['Content-Type'] = 'application/json';
+    if (typeof body === 'string') body = JSON.stringify(body);
+  } else if (request.form !== undefined) {
+    body = appendPairs([], request.form).join('&');
+    headers['Content-Type'] = 'application/x-www-form-urlencoded';
+  } else if (request.raw !== undefined) {
+    body = String(request.raw);
+    headers['Content-Type'] = request.contentType;
+  }
+  var resp;
+  if (method === 'GET') resp = floh.http.get(url, headers);
+  else if (method === 'DELETE') resp = floh.http['delete'](url, headers);
+  else if (method === 'POST') resp = floh.http.post(url, body, headers);
+  else if (method === 'PUT') resp = floh.http.put(url, body, headers);
+  else resp = floh.http.patch(url, body, headers);
+  if (resp.status >= 400) {
+    var detail = resp.body && typeof resp.body === 'object' ? (resp.body.message || resp.body.error || JSON.stringify(resp.body)) : resp.body;
+    return {
+      success: false,
+      error: method + ' ' + path + ' returned HTTP ' + resp.status + (detail ? ': ' + textOf(detail).slice(0, 500) : ''),
+      data: { status: resp.status, body: resp.body }
+    };
+  }
+  return { success: true, data: resp.body };
+}
+"#;
+
+fn literal(text: &str) -> String {
+    serde_json::to_string(text).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn comment(text: &str) -> String {
+    text.replace(['\n', '\r'], " ")
+}
+
+/// The whole script for `plans` with `schemes`, for an API called `title`.
+pub fn generate(
+    title: &str,
+    version: &str,
+    plans: &[OperationPlan],
+    schemes: &BTreeMap<String, AuthScheme>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "// {} {}: generated by Floh from its OpenAPI description.",
+        comment(title),
+        comment(version)
+    );
+    out.push_str("// Every command calls the API through floh.http. Edit freely, or regenerate from an\n// updated spec (your connection config is kept).\n");
+    let auth: serde_json::Map<String, serde_json::Value> = schemes
+        .iter()
+        .map(|(name, scheme)| {
+            let value = match scheme {
+                AuthScheme::ApiKey {
+                    field,
+                    name,
+                    location,
+                } => json!({"type": "apiKey", "field": field, "name": name, "in": location}),
+                AuthScheme::Bearer => json!({"type": "bearer"}),
+                AuthScheme::Basic => json!({"type": "basic"}),
+                AuthScheme::OAuth2 => json!({"type": "oauth2"}),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "\nvar AUTH = {};",
+        serde_json::to_string_pretty(&auth).unwrap_or_else(|_| "{}".into())
+    );
+    out.push_str(PRELUDE);
+    for plan in plans {
+        out.push('\n');
+        if let Some(description) = &plan.schema.description {
+            let _ = writeln!(out, "// {}", comment(description));
+        }
+        let _ = writeln!(out, "function {}(params) {{", plan.command);
+        let _ = writeln!(
+            out,
+            "  return call({}, {}, {{",
+            literal(&plan.method),
+            literal(&plan.path)
+        );
+        for (key, location) in [
+            ("path", Location::Path),
+            ("query", Location::Query),
+            ("headers", Location::Header),
+            ("cookies", Location::Cookie),
+        ] {
+            let entries: Vec<String> = plan
+                .params
+                .iter()
+                .filter(|p| p.location == location)
+                .map(|p| format!("{}: params[{}]", literal(&p.wire), literal(&p.param)))
+                .collect();
+            if !entries.is_empty() {
+                let _ = writeln!(out, "    {key}: {{ {} }},", entries.join(", "));
+            }
+        }
+        match &plan.body {
+            Some(BodyPlan::JsonProperties(fields)) => {
+                let entries: Vec<String> = fields
+                    .iter()
+                    .map(|(p, w)| format!("{}: params[{}]", literal(w), literal(p)))
+                    .collect();
+                let _ = writeln!(out, "    json: definedOnly({{ {} }}),", entries.join(", "));
+            }
+            Some(BodyPlan::Json) => out.push_str("    json: params.body,\n"),
+            Some(BodyPlan::Form(fields)) if fields.is_empty() => {
+                out.push_str("    form: params.body || {},\n")
+            }
+            Some(BodyPlan::Form(fields)) => {
+                let entries: Vec<String> = fields
+                    .iter()
+                    .map(|(p, w)| format!("{}: params[{}]", literal(w), literal(p)))
+                    .collect();
+                let _ = writeln!(out, "    form: {{ {} }},", entries.join(", "));
+            }
+            Some(BodyPlan::Raw(media)) => {
+                let _ = writeln!(
+                    out,
+                    "    raw: params.body, contentType: {},",
+                    literal(media)
+                );
+            }
+            None => {}
+        }
+        let security: Vec<String> = plan.security.iter().map(|s| literal(s)).collect();
+        let _ = writeln!(out, "    security: [{}]", security.join(", "));
+        out.push_str("  });\n}\n");
+    }
+    out.push_str(&test_function(plans));
+    out
+}
+
+/// `test`: the first GET without required params, or a config check.
+fn test_function(plans: &[OperationPlan]) -> String {
+    let safe = plans.iter().find(|p| {
+        p.method == "GET"
+            && p.schema
+                .param_schema
+                .values()
+                .all(|f| !f.required || f.default.is_some())
+    });
+    match safe {
+        Some(plan) => format!(
+            "\n// Connectivity check: {} {} with no parameters.\nfunction test() {{\n  var result = {}({{}});\n  return {{ success: result.success, error: result.error }};\n}}\n",
+            comment(&plan.method),
+            comment(&plan.path),
+            plan.command
+        ),
+        None => "\n// The API has no parameterless GET to try; check that the config is complete.\nfunction test() {\n  return floh.config.baseUrl ? { success: true } : { success: false, error: 'baseUrl is not set' };\n}\n".to_string(),
+    }
+}
