@@ -43,6 +43,18 @@ pub enum ConnectorCommand {
         /// Id or name.
         name: String,
     },
+    /// Turn an OpenAPI/Swagger spec (JSON or YAML) into a draft connector;
+    /// with --create, create it.
+    ImportOpenapi {
+        /// The spec file (`-` for stdin).
+        file: PathBuf,
+        /// Create the connector from the draft.
+        #[arg(long)]
+        create: bool,
+        /// Name for the connector (default: from the spec's title).
+        #[arg(long)]
+        name: Option<String>,
+    },
 }
 
 /// `floh token …`.
@@ -118,22 +130,44 @@ fn encode(segment: &str) -> String {
     url::form_urlencoded::byte_serialize(segment.as_bytes()).collect()
 }
 
+fn read_input(file: &std::path::Path) -> anyhow::Result<String> {
+    if file.as_os_str() == "-" {
+        Ok(std::io::read_to_string(std::io::stdin())?)
+    } else {
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))
+    }
+}
+
 /// Run a connector command.
 pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> anyhow::Result<()> {
     let client = Client::new(options)?;
     let value = match command {
         ConnectorCommand::Create { file } => {
-            let text = if file.as_os_str() == "-" {
-                std::io::read_to_string(std::io::stdin())?
-            } else {
-                std::fs::read_to_string(&file)
-                    .with_context(|| format!("reading {}", file.display()))?
-            };
+            let text = read_input(&file)?;
             let definition: Value =
                 serde_json::from_str(&text).context("the definition is not valid JSON")?;
             client
                 .call(reqwest::Method::POST, "/connectors", Some(definition))
                 .await?
+        }
+        ConnectorCommand::ImportOpenapi { file, create, name } => {
+            let spec = read_input(&file)?;
+            let body = json!({ "spec": spec });
+            let mut draft = client
+                .call(reqwest::Method::POST, "/connectors/parse-oas", Some(body))
+                .await?;
+            if let Some(name) = name {
+                draft["definition"]["name"] = json!(name);
+            }
+            if create {
+                let definition = draft["definition"].clone();
+                let created = client
+                    .call(reqwest::Method::POST, "/connectors", Some(definition))
+                    .await?;
+                json!({ "created": created, "skipped": draft["skipped"] })
+            } else {
+                draft
+            }
         }
         ConnectorCommand::List => {
             client

@@ -5,6 +5,7 @@ mod crm;
 mod durability;
 mod lifecycle;
 mod models;
+mod openapi;
 mod secrets;
 mod surface;
 mod validation;

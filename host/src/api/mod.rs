@@ -6,16 +6,19 @@ mod connectors;
 pub mod error;
 mod meta;
 pub mod metrics;
+mod oas;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::service::ConnectorService;
 
-/// The largest request body accepted (scripts and specs included).
+/// The largest request body accepted, except by `parse-oas` (scripts and
+/// configs fit many times over).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 
 /// Shared state of every handler.
@@ -42,6 +45,10 @@ pub fn router(state: AppState) -> Router {
                 .put(connectors::update)
                 .delete(connectors::delete),
         )
+        .route(
+            "/connectors/parse-oas",
+            post(oas::parse).layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES)),
+        )
         .route("/connectors/{id}/execute", post(connectors::execute))
         .route("/connectors/{id}/test", post(connectors::test))
         .route("/connectors/{id}/executions", get(connectors::executions))
@@ -58,6 +65,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", protected.merge(public))
         .route("/metrics", get(meta::metrics))
         .fallback(meta::not_found)
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
         .with_state(state)
 }

@@ -1,0 +1,38 @@
+//! `POST /api/connectors/parse-oas`: a spec in, a draft connector out.
+
+use axum::Json;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::error::{ApiError, ApiJson};
+use crate::oas::{Draft, Selection};
+
+/// Specs can be large (GitHub's is ~13 MB of JSON).
+pub const MAX_SPEC_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParseRequest {
+    /// The spec: an object, or JSON/YAML text.
+    spec: Value,
+    /// Optional subset of operations.
+    #[serde(default)]
+    select: Selection,
+}
+
+pub async fn parse(ApiJson(request): ApiJson<ParseRequest>) -> Result<Json<Draft>, ApiError> {
+    // Large specs take real CPU time: keep it off the async workers.
+    let draft =
+        tokio::task::spawn_blocking(move || crate::oas::draft(request.spec, &request.select))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "INTERNAL_ERROR",
+                    e.to_string(),
+                )
+            })?
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_SPEC", e.to_string()))?;
+    Ok(Json(draft))
+}
