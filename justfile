@@ -72,6 +72,11 @@ bench:
     cargo bench -p floh --bench script_engine
     cargo bench -p floh --bench api
 
+# OpenAPI import of GitHub's REST description (installs @octokit/openapi).
+bench-oas:
+    test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --no-save --no-audit --no-fund --prefix tests @octokit/openapi
+    cargo bench -p floh --bench oas_import
+
 # The API under wrk (a C load generator, so the client takes little of the
 # two cores): POST /api/connectors/:id/execute of a trivial script connector,
 # 64 keep-alive connections, against the release binary.
