@@ -183,3 +183,67 @@ async fn the_cli_imports_and_creates_from_a_spec_file() {
     let (status, _) = server.admin().get("/api/connectors/stock").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn a_new_spec_regenerates_the_connector_and_keeps_its_config() {
+    let base = floh_e2e::upstream(
+        axum::Router::new()
+            .route(
+                "/v2/items",
+                get(|| async { axum::Json(json!({"items": []})) }),
+            )
+            .route(
+                "/v2/stats",
+                get(|headers: HeaderMap| async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    axum::Json(json!({"count": 3, "auth": auth}))
+                }),
+            ),
+    )
+    .await;
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let api = server.admin();
+    let (_, draft) = api
+        .post(
+            "/api/connectors/parse-oas",
+            json!({"spec": spec_yaml(&base)}),
+        )
+        .await;
+    assert_eq!(draft["definition"]["executionModel"], "oas");
+    let mut definition = draft["definition"].clone();
+    definition["config"] = json!({"baseUrl": format!("{base}/v2"), "bearerToken": "tok-kept"});
+    assert_eq!(api.post("/api/connectors", definition).await.0, 201);
+
+    let updated_spec = spec_yaml(&base).replace(
+        "  /items:\n",
+        "  /stats:\n    get:\n      operationId: getStats\n      responses:\n        \"200\": { description: ok }\n  /items:\n",
+    );
+    let (status, updated) = api
+        .put(
+            "/api/connectors/inventory-api",
+            json!({"openapiSpec": updated_spec}),
+        )
+        .await;
+    assert_eq!(status, 200, "{updated}");
+    assert!(
+        updated["configSchema"]["commands"]["getStats"].is_object(),
+        "{updated}"
+    );
+    assert_eq!(updated["config"]["bearerToken"], "***");
+    let (status, result) = api
+        .post(
+            "/api/connectors/inventory-api/execute",
+            json!({"command": "getStats"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{result}");
+    assert_eq!(
+        result["data"],
+        json!({"count": 3, "auth": "Bearer tok-kept"})
+    );
+}

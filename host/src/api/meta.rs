@@ -88,7 +88,7 @@ fn super_openapi() -> Value {
                 "get": {"summary": "List connectors", "parameters": [
                     {"name": "category", "in": "query", "schema": {"type": "string"}},
                     {"name": "tag", "in": "query", "schema": {"type": "string"}},
-                    {"name": "model", "in": "query", "schema": {"enum": ["built_in", "script", "external"]}},
+                    {"name": "model", "in": "query", "schema": {"enum": ["built_in", "script", "external", "oas"]}},
                     {"name": "q", "in": "query", "schema": {"type": "string"}}
                 ], "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Connector"}}))}))},
                 "post": {"summary": "Create a connector", "requestBody": json_body("ConnectorDefinition"),
@@ -115,10 +115,11 @@ fn super_openapi() -> Value {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
                 "ConnectorDefinition": {"type": "object", "required": ["name", "executionModel"], "properties": {
                     "name": {"type": "string"}, "type": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},
-                    "executionModel": {"enum": ["built_in", "script", "external"]}, "category": {"type": "string"},
+                    "executionModel": {"enum": ["built_in", "script", "external", "oas"]}, "category": {"type": "string"},
                     "tags": {"type": "array", "items": {"type": "string"}}, "configSchema": {"type": "object"}, "config": {"type": "object"},
                     "scriptSource": {"type": "string"}, "endpointUrl": {"type": "string"}, "logLevel": {"enum": ["trace", "debug", "info", "warn", "error"]},
-                    "allowedNetworks": {"type": "array", "items": {"type": "string"}}
+                    "allowedNetworks": {"type": "array", "items": {"type": "string"}},
+                    "openapiSpec": {"description": "oas connectors: the OpenAPI description (object or JSON/YAML text)"}, "openapiSelect": {"type": "object"}
                 }},
                 "Connector": {"allOf": [{"$ref": "#/components/schemas/ConnectorDefinition"}, {"type": "object", "properties": {"id": {"type": "string"}, "createdAtMs": {"type": "integer"}, "updatedAtMs": {"type": "integer"}}}]},
                 "ExecuteRequest": {"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}, "params": {"type": "object"}, "variables": {"type": "object"},

@@ -16,6 +16,9 @@ pub enum ExecutionModel {
     Script,
     /// A remote service speaking the `/execute` protocol.
     External,
+    /// Generated from an OpenAPI description: runs its generated script like
+    /// a script connector and keeps the spec to regenerate from.
+    Oas,
 }
 
 impl ExecutionModel {
@@ -25,6 +28,7 @@ impl ExecutionModel {
             Self::BuiltIn => "built_in",
             Self::Script => "script",
             Self::External => "external",
+            Self::Oas => "oas",
         }
     }
 }
@@ -72,6 +76,14 @@ pub struct ConnectorDefinition {
     /// public internet, e.g. `["10.20.0.0/16"]`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_networks: Vec<String>,
+    /// The OpenAPI description an `oas` connector was generated from (an
+    /// object or JSON/YAML text). A PUT with a new one regenerates the
+    /// script and commands and keeps the connection config.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi_spec: Option<Value>,
+    /// The operations imported from `openapiSpec` (all when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openapi_select: Option<crate::oas::Selection>,
 }
 
 /// A partial update: absent fields keep their value. In `config`, a field
@@ -94,6 +106,8 @@ pub struct ConnectorPatch {
     pub endpoint_url: Option<String>,
     pub log_level: Option<LogLevel>,
     pub allowed_networks: Option<Vec<String>>,
+    pub openapi_spec: Option<Value>,
+    pub openapi_select: Option<crate::oas::Selection>,
 }
 
 impl ConnectorPatch {
@@ -119,7 +133,9 @@ impl ConnectorPatch {
             config_schema,
             script_source,
             endpoint_url,
-            log_level
+            log_level,
+            openapi_spec,
+            openapi_select
         );
     }
 }

@@ -12,7 +12,7 @@ use crate::model::{CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionMo
 
 /// Which operations to import (all when every list is empty). An operation
 /// is kept when its operationId, one of its tags, or its path is listed.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Selection {
     /// operationIds.
@@ -27,7 +27,8 @@ pub struct Selection {
 }
 
 impl Selection {
-    fn is_empty(&self) -> bool {
+    /// Whether nothing is selected (everything is imported).
+    pub fn is_empty(&self) -> bool {
         self.operation_ids.is_empty() && self.tags.is_empty() && self.paths.is_empty()
     }
 }
@@ -44,8 +45,21 @@ pub struct Draft {
     pub skipped: Vec<Skipped>,
 }
 
-/// Build a draft from a spec (an object, or JSON/YAML text in a string).
+/// The draft definition without the spec: what regeneration needs.
+pub fn generate(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
+    draft_inner(spec, selection)
+}
+
+/// Build a draft from a spec (an object, or JSON/YAML text in a string). The
+/// draft keeps the spec, so the connector can be regenerated from an update.
 pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
+    let mut draft = draft_inner(spec.clone(), selection)?;
+    draft.definition.openapi_spec = Some(spec);
+    draft.definition.openapi_select = (!selection.is_empty()).then(|| selection.clone());
+    Ok(draft)
+}
+
+fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
     let spec = match spec {
         Value::String(text) => document::parse_text(&text)?,
         other => other,
@@ -101,7 +115,7 @@ pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
         name,
         description: Some(description),
         version: Some(api_version.to_string()),
-        execution_model: ExecutionModel::Script,
+        execution_model: ExecutionModel::Oas,
         category: None,
         tags: vec!["openapi".into()],
         config_schema: Some(ConfigSchema {
@@ -113,6 +127,8 @@ pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
         endpoint_url: None,
         log_level: None,
         allowed_networks: Vec::new(),
+        openapi_spec: None,
+        openapi_select: None,
     };
     Ok(Draft {
         definition,

@@ -168,8 +168,19 @@ impl ConnectorService {
             .as_ref()
             .map(|update| merge_masked(update, stored_config.as_ref()));
         let mut definition = record.definition.clone();
+        let new_spec = patch.openapi_spec.is_some() || patch.openapi_select.is_some();
+        let new_source = patch.script_source.is_some();
         patch.apply_to(&mut definition);
-        let config = new_config.or(stored_config);
+        let mut config = new_config.or(stored_config);
+        if definition.execution_model == ExecutionModel::Oas && new_spec && !new_source {
+            regenerate(&mut definition)?;
+            // Keep the values the new schema still has; drop vanished fields.
+            if let (Some(Value::Object(values)), Some(schema)) =
+                (&mut config, &definition.config_schema)
+            {
+                values.retain(|field, _| schema.connection_config.contains_key(field));
+            }
+        }
         let prepared = self.prepare(&mut definition, config.as_ref()).await?;
         record.definition = definition;
         record.sealed_config = config.as_ref().map(|c| self.cipher.seal(&record.id, c));
@@ -260,7 +271,7 @@ impl ConnectorService {
             },
         };
         let execution = match record.definition.execution_model {
-            ExecutionModel::Script => {
+            ExecutionModel::Script | ExecutionModel::Oas => {
                 let script = loaded.script.as_ref().ok_or_else(|| {
                     ServiceError::Internal("a script connector without a compiled script".into())
                 })?;
@@ -290,13 +301,17 @@ impl ConnectorService {
         }
         let record = self.find(id_or_name).await?;
         let script = match (record.definition.execution_model, &record.engine_version) {
-            (ExecutionModel::Script, Some(version)) if version == self.engine.version() => {
+            (ExecutionModel::Script | ExecutionModel::Oas, Some(version))
+                if version == self.engine.version() =>
+            {
                 match self.store.bytecode(record.id.clone()).await? {
                     Some(bytecode) => Some(CompiledScript::from_stored(bytecode, version.clone())),
                     None => Some(self.recompile(&record).await?),
                 }
             }
-            (ExecutionModel::Script, _) => Some(self.recompile(&record).await?),
+            (ExecutionModel::Script | ExecutionModel::Oas, _) => {
+                Some(self.recompile(&record).await?)
+            }
             _ => None,
         };
         let schema = self.schema_of(&record.definition)?;
@@ -467,10 +482,15 @@ impl ConnectorService {
                 definition.script_source = None;
                 definition.endpoint_url = None;
             }
-            ExecutionModel::Script => {
+            ExecutionModel::Script | ExecutionModel::Oas => {
+                if definition.execution_model == ExecutionModel::Oas
+                    && definition.script_source.is_none()
+                {
+                    regenerate(definition)?;
+                }
                 let Some(source) = definition.script_source.as_deref() else {
                     return Err(ServiceError::Invalid(
-                        "a script connector needs `scriptSource`".into(),
+                        "a script connector needs `scriptSource` (an oas connector needs `openapiSpec`)".into(),
                     ));
                 };
                 compiled = Some(compile(&self.engine, source).await?);
@@ -590,6 +610,21 @@ impl ConnectorService {
             updated_at_ms: record.updated_at_ms,
         })
     }
+}
+
+/// Generate an `oas` connector's script and schema from its spec.
+fn regenerate(definition: &mut ConnectorDefinition) -> Result<(), ServiceError> {
+    let Some(spec) = definition.openapi_spec.clone() else {
+        return Err(ServiceError::Invalid(
+            "an oas connector needs `openapiSpec`".into(),
+        ));
+    };
+    let selection = definition.openapi_select.clone().unwrap_or_default();
+    let draft = crate::oas::draft::generate(spec, &selection)
+        .map_err(|e| ServiceError::Invalid(format!("openapiSpec: {e}")))?;
+    definition.script_source = draft.definition.script_source;
+    definition.config_schema = draft.definition.config_schema;
+    Ok(())
 }
 
 async fn compile(engine: &ScriptEngine, source: &str) -> Result<CompiledScript, ServiceError> {
