@@ -77,6 +77,18 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
                 || selection.paths.contains(&plan.path)
         });
     }
+    for name in spec
+        .get("webhooks")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .map(|(name, _)| name)
+    {
+        skipped.push(Skipped {
+            operation: format!("webhook `{name}`"),
+            reason: "webhooks are requests the API sends, not operations a connector calls".into(),
+        });
+    }
     for (scheme, reason) in &config.unsupported {
         skipped.push(Skipped {
             operation: format!("security scheme `{scheme}`"),

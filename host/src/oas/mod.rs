@@ -14,6 +14,9 @@ pub mod refs;
 pub mod script;
 pub mod security;
 
+#[cfg(test)]
+mod golden;
+
 pub use draft::{Draft, Selection, draft};
 
 /// Why a spec could not be imported at all (problems with single

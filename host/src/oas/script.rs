@@ -14,7 +14,7 @@ use super::operations::{BodyPlan, Location, OperationPlan};
 use super::security::AuthScheme;
 
 /// Shared helpers every generated script starts with.
-const PRELUDE: &str = r#"
+pub(crate) const PRELUDE: &str = r#"
 function baseUrl() {
   return String(floh.config.baseUrl || '').replace(/\/+$/, '');
 }
