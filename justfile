@@ -101,5 +101,10 @@ bench-api connections="64" seconds="10":
     LUA
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
+# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock)
+# and @readme/oas-examples (real public specs).
+e2e-deps:
+    test -x tests/node_modules/.bin/prism || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8
+
 # Everything CI does.
-ci: check-guests lint test
+ci: check-guests e2e-deps lint test

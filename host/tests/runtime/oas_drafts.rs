@@ -212,3 +212,55 @@ async fn selections_keep_only_the_named_operations() {
         .collect();
     assert_eq!(commands, ["getPet", "test"]);
 }
+
+/// Every spec of `@readme/oas-examples` (real public samples of all three
+/// versions, JSON and YAML) either drafts with a script that compiles in the
+/// engine, or is refused with a clear error; none panics.
+#[tokio::test]
+async fn every_sample_spec_imports_and_its_script_compiles() {
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/node_modules/@readme/oas-examples");
+    if !samples.exists() {
+        assert!(
+            std::env::var_os("FLOH_REQUIRE_NPM_TESTS").is_none(),
+            "run `just e2e-deps`"
+        );
+        eprintln!("skipping: @readme/oas-examples is not installed (run `just e2e-deps`)");
+        return;
+    }
+    let engine = engine();
+    let (mut clean, mut refused, mut commands) = (0, Vec::new(), 0);
+    for version in ["2.0", "3.0", "3.1"] {
+        for format in ["json", "yaml"] {
+            let Ok(entries) = std::fs::read_dir(samples.join(version).join(format)) else {
+                continue;
+            };
+            for entry in entries.flatten().filter(|e| e.path().is_file()) {
+                let path = entry.path();
+                let text = std::fs::read_to_string(&path).expect("spec text");
+                match draft(Value::String(text), &Selection::default()) {
+                    Ok(draft) => {
+                        let source = draft.definition.script_source.expect("script");
+                        if let Err(error) = engine.compile(&source).await {
+                            panic!(
+                                "{}: the generated script does not compile: {error}",
+                                path.display()
+                            );
+                        }
+                        commands += draft
+                            .definition
+                            .config_schema
+                            .map_or(0, |s| s.commands.len());
+                        clean += 1;
+                    }
+                    Err(error) => refused.push(format!("{}: {error}", path.display())),
+                }
+            }
+        }
+    }
+    eprintln!("{clean} sample specs imported ({commands} commands); refused: {refused:#?}");
+    assert!(
+        clean > 0 && refused.is_empty(),
+        "refused sample specs: {refused:#?}"
+    );
+}
