@@ -54,6 +54,9 @@ pub enum ConnectorCommand {
         /// Name for the connector (default: from the spec's title).
         #[arg(long)]
         name: Option<String>,
+        /// Where a spec with relative server URLs is served.
+        #[arg(long)]
+        base_url: Option<String>,
     },
 }
 
@@ -150,9 +153,17 @@ pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> any
                 .call(reqwest::Method::POST, "/connectors", Some(definition))
                 .await?
         }
-        ConnectorCommand::ImportOpenapi { file, create, name } => {
+        ConnectorCommand::ImportOpenapi {
+            file,
+            create,
+            name,
+            base_url,
+        } => {
             let spec = read_input(&file)?;
-            let body = json!({ "spec": spec });
+            let mut body = json!({ "spec": spec });
+            if let Some(base_url) = base_url {
+                body["baseUrl"] = json!(base_url);
+            }
             let mut draft = client
                 .call(reqwest::Method::POST, "/connectors/parse-oas", Some(body))
                 .await?;

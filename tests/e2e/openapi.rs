@@ -247,3 +247,29 @@ async fn a_new_spec_regenerates_the_connector_and_keeps_its_config() {
         json!({"count": 3, "auth": "Bearer tok-kept"})
     );
 }
+
+#[tokio::test]
+async fn relative_servers_resolve_against_a_given_base_url() {
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let api = server.admin();
+    let spec = json!({"openapi": "3.0.3", "info": {"title": "Rel", "version": "1"}, "servers": [{"url": "/api/v3"}], "paths": {}});
+    let (status, draft) = api
+        .post(
+            "/api/connectors/parse-oas",
+            json!({"spec": spec.clone(), "baseUrl": "https://pets.example.com"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{draft}");
+    assert_eq!(
+        draft["definition"]["configSchema"]["connectionConfig"]["baseUrl"]["default"],
+        "https://pets.example.com/api/v3"
+    );
+    let (status, refused) = api
+        .post(
+            "/api/connectors/parse-oas",
+            json!({"spec": spec, "baseUrl": "pets.example.com"}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+}

@@ -153,6 +153,52 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
     })
 }
 
+/// Resolve a relative server URL against `base`: the `baseUrl` field gets
+/// `base` + the spec's server path as its default. Absolute servers are left
+/// alone (they already say where the API is).
+pub fn apply_base_url(draft: &mut Draft, base: &str) {
+    let Some(schema) = draft.definition.config_schema.as_mut() else {
+        return;
+    };
+    let Some(field) = schema.connection_config.get_mut("baseUrl") else {
+        return;
+    };
+    if field.default.is_some() {
+        return;
+    }
+    let relative = draft
+        .definition
+        .openapi_spec
+        .as_ref()
+        .and_then(server_path)
+        .unwrap_or_default();
+    let joined = format!(
+        "{}/{}",
+        base.trim_end_matches('/'),
+        relative.trim_start_matches('/')
+    );
+    field.default = Some(json!(joined.trim_end_matches('/')));
+    field.description = Some("API base URL".into());
+}
+
+/// The first server's URL when the spec is an object (text specs are
+/// parsed again only for this; it is cheap next to the draft).
+fn server_path(spec: &Value) -> Option<String> {
+    let parsed;
+    let spec = match spec {
+        Value::String(text) => {
+            parsed = document::parse_text(text).ok()?;
+            &parsed
+        }
+        other => other,
+    };
+    let (_, normalized) = document::normalize(spec.clone()).ok()?;
+    normalized
+        .pointer("/servers/0/url")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+}
+
 /// `My Pet Store API!` → `my-pet-store-api`.
 fn slug(title: &str) -> String {
     let mut slug = String::new();
@@ -179,6 +225,26 @@ pub fn example() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn relative_servers_are_joined_to_a_given_base() {
+        let spec = json!({"openapi": "3.0.0", "info": {"title": "T", "version": "1"}, "servers": [{"url": "/api/v3"}], "paths": {}});
+        let mut relative = draft(spec, &Selection::default()).expect("draft");
+        apply_base_url(&mut relative, "https://api.example.com/");
+        let schema = relative.definition.config_schema.expect("schema");
+        assert_eq!(
+            schema.connection_config["baseUrl"].default,
+            Some(json!("https://api.example.com/api/v3"))
+        );
+        let absolute = json!({"openapi": "3.0.0", "info": {"title": "T", "version": "1"}, "servers": [{"url": "https://x.example.com"}], "paths": {}});
+        let mut absolute = draft(absolute, &Selection::default()).expect("draft");
+        apply_base_url(&mut absolute, "https://other.example.com");
+        let schema = absolute.definition.config_schema.expect("schema");
+        assert_eq!(
+            schema.connection_config["baseUrl"].default,
+            Some(json!("https://x.example.com"))
+        );
+    }
 
     #[test]
     fn titles_become_names() {
