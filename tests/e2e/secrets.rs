@@ -67,17 +67,7 @@ async fn the_secret_is_nowhere_in_the_database_or_the_logs_and_reads_are_masked(
 
 #[tokio::test]
 async fn a_wrong_key_is_refused_at_start_with_a_clear_message() {
-    let data = tempfile::tempdir().expect("data dir");
-    let mut server = Server::start(data.path());
-    let (status, _) = server
-        .admin()
-        .post(
-            "/api/connectors",
-            crm::definition("my-crm", "https://crm.example.com"),
-        )
-        .await;
-    assert_eq!(status, 201);
-    server.stop();
+    let data = stopped_server_with_a_connector().await;
     let wrong_key = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     let settings = ServerSettings {
         secret_key: Some(wrong_key.into()),
@@ -102,17 +92,7 @@ async fn a_wrong_key_is_refused_at_start_with_a_clear_message() {
 
 #[tokio::test]
 async fn a_tampered_sealed_config_is_refused() {
-    let data = tempfile::tempdir().expect("data dir");
-    let mut server = Server::start(data.path());
-    let (status, _) = server
-        .admin()
-        .post(
-            "/api/connectors",
-            crm::definition("my-crm", "https://crm.example.com"),
-        )
-        .await;
-    assert_eq!(status, 201);
-    server.stop();
+    let data = stopped_server_with_a_connector().await;
     // Flip one base64 character inside the sealed config, in place.
     let path = data.path().join("floh.redb");
     let mut database = std::fs::read(&path).expect("database");
@@ -138,6 +118,17 @@ async fn a_tampered_sealed_config_is_refused() {
             assert_eq!(status, 500, "{body}");
         }
     }
+}
+
+/// A data directory holding one connector with a secret, its server stopped.
+async fn stopped_server_with_a_connector() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("data dir");
+    let mut server = Server::start(data.path());
+    let definition = crm::definition("my-crm", "https://crm.example.com");
+    let (status, _) = server.admin().post("/api/connectors", definition).await;
+    assert_eq!(status, 201);
+    server.stop();
+    data
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
