@@ -39,8 +39,17 @@ pub struct App {
 
 /// Open the data directory and build the application.
 pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
+    let fresh = !options.data_dir.exists();
     std::fs::create_dir_all(&options.data_dir)
         .with_context(|| format!("creating the data directory {}", options.data_dir.display()))?;
+    // The database holds sealed configs and token hashes: owner only. An
+    // existing directory keeps the permissions its owner chose.
+    #[cfg(unix)]
+    if fresh {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&options.data_dir, std::fs::Permissions::from_mode(0o700))
+            .with_context(|| format!("restricting {}", options.data_dir.display()))?;
+    }
     let store = Store::open(&options.data_dir.join("floh.redb")).context("opening the database")?;
     let stored_check = store.meta(store::KEY_CHECK).await?;
     // A key is only ever created for a database that has no encrypted data.

@@ -10,7 +10,8 @@ use crate::crm;
 async fn the_secret_is_nowhere_in_the_database_or_the_logs_and_reads_are_masked() {
     let (crm_url, _) = crm::start().await;
     let data = tempfile::tempdir().expect("data dir");
-    let mut server = Server::start(data.path());
+    // A directory the server creates itself, so its permissions are Floh's.
+    let mut server = Server::start(&data.path().join("data"));
     let api = server.admin();
     let (status, created) = api
         .post("/api/connectors", crm::definition("my-crm", &crm_url))
@@ -54,7 +55,28 @@ async fn the_secret_is_nowhere_in_the_database_or_the_logs_and_reads_are_masked(
     );
 
     server.stop();
-    let database = std::fs::read(data.path().join("floh.redb")).expect("database file");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = |path: &std::path::Path| {
+            std::fs::metadata(path)
+                .expect("metadata")
+                .permissions()
+                .mode()
+                & 0o777
+        };
+        assert_eq!(
+            mode(&data.path().join("data")),
+            0o700,
+            "the data directory is not private"
+        );
+        assert_eq!(
+            mode(&data.path().join("data/floh.key")),
+            0o600,
+            "the key file is not private"
+        );
+    }
+    let database = std::fs::read(data.path().join("data/floh.redb")).expect("database file");
     assert!(
         !contains(&database, crm::API_KEY.as_bytes()),
         "the API key is in the database file in clear"
