@@ -94,6 +94,13 @@ async fn a_yaml_spec_becomes_a_working_connector() {
     let (status, created) = api.post("/api/connectors", definition).await;
     assert_eq!(status, 201, "{created}");
     assert_eq!(created["config"]["bearerToken"], "***");
+    let (_, listed) = api.get("/api/connectors").await;
+    assert!(
+        listed[0].get("openapiSpec").is_none(),
+        "listings carry no specs"
+    );
+    let (_, one) = api.get("/api/connectors/inventory-api").await;
+    assert!(one["openapiSpec"].is_string(), "GET by id returns the spec");
 
     let request = json!({"command": "listItems", "params": {"category": "tools"}});
     let (status, result) = api

@@ -208,12 +208,21 @@ impl ConnectorService {
         self.view(&self.find(id_or_name).await?)
     }
 
-    /// Connectors matching `filter`, by name.
+    /// Connectors matching `filter`, by name, without `openapiSpec`.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectorView>, ServiceError> {
         let mut records = self.store.list_connectors().await?;
         records.retain(|record| matches(&record.definition, filter));
         records.sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
-        records.iter().map(|record| self.view(record)).collect()
+        records
+            .iter()
+            .map(|record| {
+                // A listing stays small: an oas connector's source spec can be
+                // megabytes; GET /api/connectors/:id returns it.
+                let mut view = self.view(record)?;
+                view.definition.openapi_spec = None;
+                Ok(view)
+            })
+            .collect()
     }
 
     /// A connector's recent executions, newest first.
