@@ -362,6 +362,27 @@ mod tests {
     }
 
     #[test]
+    fn alias_bombs_are_refused_quickly() {
+        let mut yaml = String::from(
+            "a0: &a0 [\"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\", \"lol\"]\n",
+        );
+        for level in 1..10 {
+            let previous = format!("*a{}", level - 1);
+            yaml.push_str(&format!(
+                "a{level}: &a{level} [{}]\n",
+                vec![previous; 9].join(", ")
+            ));
+        }
+        // Expanded, this would be 9^10 strings; the parser's alias limit refuses it.
+        let result = parse_text(&yaml);
+        assert!(
+            matches!(result, Err(OasError::Unreadable(_))),
+            "{:?}",
+            result.map(|_| "parsed")
+        );
+    }
+
+    #[test]
     fn swagger2_becomes_the_3x_layout() {
         let spec = json!({
             "swagger": "2.0", "info": {"title": "Pets", "version": "1"},
