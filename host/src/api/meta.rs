@@ -57,11 +57,11 @@ pub async fn not_found() -> ApiError {
 }
 
 pub async fn openapi() -> Json<Value> {
-    Json(super_openapi())
+    Json(api_document())
 }
 
 /// The host's own API description (OpenAPI 3.1).
-fn super_openapi() -> Value {
+fn api_document() -> Value {
     let error = json!({"$ref": "#/components/schemas/Error"});
     let id = json!({"name": "id", "in": "path", "required": true, "description": "connector id or name", "schema": {"type": "string"}});
     let errors = json!({

@@ -93,11 +93,6 @@ impl EgressPolicy {
         }
     }
 
-    /// Whether every destination is allowed.
-    pub fn is_unrestricted(&self) -> bool {
-        self.allow_all
-    }
-
     /// Decide about one resolved address.
     pub fn check(&self, address: IpAddr) -> Result<(), EgressDenied> {
         if self.allow_all || self.allowed_networks.iter().any(|n| n.contains(address)) {

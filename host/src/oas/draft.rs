@@ -217,11 +217,6 @@ fn slug(title: &str) -> String {
     }
 }
 
-/// A minimal spec, for error messages that show the expected shape.
-pub fn example() -> Value {
-    json!({"openapi": "3.0.3", "info": {"title": "My API", "version": "1.0.0"}, "paths": {}})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

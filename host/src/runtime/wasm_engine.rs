@@ -116,16 +116,10 @@ pub fn engine_config(pool: PoolSizing) -> Config {
         .max_core_instances_per_component(16)
         .max_memories_per_component(2)
         .max_tables_per_component(8)
-        .max_memory_size(pool.max_memory_size())
+        .max_memory_size(pool.max_memory_bytes)
         .linear_memory_keep_resident(pool.keep_resident_bytes)
         .table_keep_resident(64 * 1024)
         .pagemap_scan(Enabled::Auto);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     config
-}
-
-impl PoolSizing {
-    fn max_memory_size(&self) -> usize {
-        self.max_memory_bytes
-    }
 }

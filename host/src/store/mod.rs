@@ -122,17 +122,6 @@ impl Store {
         .await
     }
 
-    /// Whether any connector or token exists (a fresh database has neither).
-    pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        self.blocking(|db| {
-            let txn = db.begin_read()?;
-            let connectors = txn.open_table(CONNECTORS)?.first()?.is_none();
-            let tokens = txn.open_table(TOKENS)?.first()?.is_none();
-            Ok(connectors && tokens)
-        })
-        .await
-    }
-
     /// Insert a new connector (and its bytecode); refuses a taken name.
     pub async fn insert_connector(
         &self,
