@@ -19,7 +19,7 @@ pub use error::ServiceError;
 pub use history::HistoryWriter;
 pub use view::{ConnectorView, ExecutionResponse};
 
-use crate::connectors::{TypeRegistry, external};
+use crate::connectors::{HostCalls, TypeRegistry, external};
 use crate::egress::{EgressPolicy, IpNetwork};
 use crate::model::{
     CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name,
@@ -353,6 +353,21 @@ impl ConnectorService {
         Ok(script)
     }
 
+    /// The deadline of a native (non-sandboxed) execution and the policed
+    /// HTTP and logging it runs with.
+    fn native_calls(
+        &self,
+        invocation: &Invocation,
+        context: &ExecutionContext,
+    ) -> Result<(Duration, HostCalls), ServiceError> {
+        let timeout = self.engine.timeout_of(invocation);
+        let calls = self
+            .engine
+            .host_calls(context, Instant::now() + timeout)
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        Ok((timeout, calls))
+    }
+
     async fn execute_built_in(
         &self,
         record: &ConnectorRecord,
@@ -364,11 +379,7 @@ impl ConnectorService {
             .types
             .get(&type_name)
             .ok_or(ServiceError::TypeUnavailable(type_name))?;
-        let timeout = self.engine.timeout_of(invocation);
-        let mut calls = self
-            .engine
-            .host_calls(context, Instant::now() + timeout)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (timeout, mut calls) = self.native_calls(invocation, context)?;
         let outcome =
             match tokio::time::timeout(timeout, handler.execute(invocation, context, &mut calls))
                 .await
@@ -386,11 +397,7 @@ impl ConnectorService {
         context: &ExecutionContext,
     ) -> Result<Execution, ServiceError> {
         let endpoint = record.definition.endpoint_url.clone().unwrap_or_default();
-        let timeout = self.engine.timeout_of(invocation);
-        let mut calls = self
-            .engine
-            .host_calls(context, Instant::now() + timeout)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        let (timeout, mut calls) = self.native_calls(invocation, context)?;
         if invocation.command == "test"
             && let Some(result) = external::health(&endpoint, &mut calls).await
         {
