@@ -18,5 +18,25 @@ mod gen_script_engine {
     });
 }
 
+#[allow(missing_docs)]
+mod gen_connector {
+    wasmtime::component::bindgen!({
+        world: "connector",
+        path: "../wit",
+        imports: { default: trappable },
+        exports: { default: async },
+        // The interfaces both worlds import are generated once, above, so
+        // one `Host` implementation serves scripts and plugins alike.
+        with: {
+            "floh:connector/types": super::gen_script_engine::floh::connector::types,
+            "floh:connector/http": super::gen_script_engine::floh::connector::http,
+            "floh:connector/log": super::gen_script_engine::floh::connector::log,
+            "floh:connector/config": super::gen_script_engine::floh::connector::config,
+        },
+    });
+}
+
+pub use gen_connector::floh::connector::cache;
+pub use gen_connector::{Connector, ConnectorPre, Descriptor, ExecuteError};
 pub use gen_script_engine::floh::connector::{config, http, log, types};
 pub use gen_script_engine::{Diagnostic, Exception, RunError, ScriptEngine, ScriptEnginePre};

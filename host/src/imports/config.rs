@@ -20,6 +20,11 @@ impl ConfigImport {
         };
         Self { json: json.into() }
     }
+
+    /// The config as JSON text.
+    pub fn json(&self) -> &Arc<str> {
+        &self.json
+    }
 }
 
 impl Host for ConfigImport {

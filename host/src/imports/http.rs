@@ -71,6 +71,11 @@ pub struct HttpImport {
 }
 
 impl HttpImport {
+    /// When the invocation's time is up.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
     /// An import that sends through `client` (built for `policy`) until `deadline`.
     pub fn new(
         client: reqwest::Client,

@@ -127,6 +127,11 @@ impl LogCapture {
         });
     }
 
+    /// The entries kept so far.
+    pub fn entries(&self) -> &[LogEntry] {
+        &self.entries
+    }
+
     /// The kept entries, with a final note when some were dropped.
     pub fn into_entries(mut self) -> Vec<LogEntry> {
         if self.dropped > 0 {

@@ -4,10 +4,12 @@
 //! whole store state), and is linked through a [`wasmtime::component::HasData`]
 //! projection, so an import can reach only what it needs.
 
+pub mod cache;
 pub mod config;
 pub mod http;
 pub mod log;
 
+pub use cache::{CacheImport, CacheLimits, SharedCache};
 pub use config::ConfigImport;
 pub use http::{HttpCall, HttpImport, HttpLimits};
 pub use log::{LogCapture, LogEntry, LogLevel, LogLimits};

@@ -107,6 +107,15 @@ pub enum ExecutionError {
     /// The sandbox trapped for another reason (a host or engine defect).
     #[error("the sandbox trapped: {0}")]
     Trap(String),
+    /// A plugin found its params or config unusable.
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+    /// A plugin reported a failure other than a `success: false` result.
+    #[error("the plugin failed: {0}")]
+    PluginFailed(String),
+    /// A plugin panicked (its instance aborted).
+    #[error("the plugin panicked: {0}")]
+    PluginPanicked(String),
 }
 
 impl ExecutionError {
@@ -124,6 +133,9 @@ impl ExecutionError {
             Self::InvalidBytecode(_) => "INVALID_BYTECODE",
             Self::AtCapacity => "AT_CAPACITY",
             Self::Trap(_) => "SANDBOX_TRAP",
+            Self::InvalidInput(_) => "INVALID_INPUT",
+            Self::PluginFailed(_) => "PLUGIN_ERROR",
+            Self::PluginPanicked(_) => "PLUGIN_PANICKED",
         }
     }
 

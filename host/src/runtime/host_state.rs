@@ -17,7 +17,7 @@ use wasmtime_wasi::random::WasiRandom;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings;
-use crate::imports::{ConfigImport, HttpImport, LogCapture};
+use crate::imports::{CacheImport, ConfigImport, HttpImport, LogCapture};
 use crate::runtime::limits::MemoryLimiter;
 
 /// Everything one execution's store holds.
@@ -30,6 +30,8 @@ pub struct HostState {
     pub log: LogCapture,
     /// `floh:connector/config`.
     pub config: ConfigImport,
+    /// `floh:connector/cache` (plugins).
+    pub cache: CacheImport,
     wasi: WasiCtx,
     table: ResourceTable,
 }
@@ -41,12 +43,14 @@ impl HostState {
         http: HttpImport,
         log: LogCapture,
         config: ConfigImport,
+        cache: CacheImport,
     ) -> Self {
         Self {
             limiter,
             http,
             log,
             config,
+            cache,
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
         }
@@ -77,7 +81,14 @@ impl HasData for ConfigData {
     type Data<'a> = &'a mut ConfigImport;
 }
 
+struct CacheData;
+impl HasData for CacheData {
+    type Data<'a> = &'a mut CacheImport;
+}
+
 /// The linker of every sandbox: the `floh` imports and the WASI subset.
+/// Plugins are checked to import nothing but `floh` interfaces before they
+/// are linked (see `crate::plugins`); the WASI subset is for the engine.
 pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     let mut linker = Linker::new(engine);
     bindings::http::add_to_linker::<HostState, HttpData>(&mut linker, |state| &mut state.http)?;
@@ -85,6 +96,7 @@ pub fn linker(engine: &Engine) -> anyhow::Result<Linker<HostState>> {
     bindings::config::add_to_linker::<HostState, ConfigData>(&mut linker, |state| {
         &mut state.config
     })?;
+    bindings::cache::add_to_linker::<HostState, CacheData>(&mut linker, |state| &mut state.cache)?;
     add_wasi_subset(&mut linker)?;
     Ok(linker)
 }

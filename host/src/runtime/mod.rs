@@ -18,3 +18,10 @@ pub use script_engine::{
     CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions,
 };
 pub use wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
+
+/// Result and error handling shared by scripts and plugins.
+pub(crate) mod script_internals {
+    pub(crate) use super::script_engine::{
+        classify_trap, connector_result, redact_outcome, wit_invocation,
+    };
+}

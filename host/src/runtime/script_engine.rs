@@ -17,7 +17,7 @@ use crate::bindings::{RunError, ScriptEnginePre, types};
 use crate::connectors::HostCalls;
 use crate::egress::EgressPolicy;
 use crate::egress::resolver::HttpClients;
-use crate::imports::{ConfigImport, HttpImport, LogCapture, LogLevel};
+use crate::imports::{ConfigImport, HttpImport, LogCapture, LogLevel, SharedCache};
 use crate::redact::SecretRedactor;
 
 /// A busy guest yields to the scheduler this often (in epoch ticks), which is
@@ -120,12 +120,17 @@ pub enum CompileError {
 }
 
 /// Runs JavaScript connectors in wasmtime sandboxes.
+///
+/// Plugins (`crate::plugins`) run on the same wasmtime engine, pool, HTTP
+/// clients, limits and cache, through the crate-internal accessors below.
 pub struct ScriptEngine {
     wasm: WasmEngine,
     pre: ScriptEnginePre<HostState>,
     clients: HttpClients,
     limits: ExecutionLimits,
     version: Arc<str>,
+    artefacts: ArtefactCache,
+    cache: SharedCache,
 }
 
 impl ScriptEngine {
@@ -140,6 +145,7 @@ impl ScriptEngine {
             None => ArtefactCache::disabled(),
         };
         let component = cache.load_or_compile(wasm.engine(), wasm_bytes)?;
+        let artefacts = cache;
         let linker = linker(wasm.engine())?;
         let instance_pre = linker.instantiate_pre(&component)?;
         let pre = ScriptEnginePre::new(instance_pre)?;
@@ -155,6 +161,8 @@ impl ScriptEngine {
             pre,
             limits: options.limits,
             version: engine_version(wasm_bytes).into(),
+            artefacts,
+            cache: SharedCache::default(),
         })
     }
 
@@ -221,15 +229,7 @@ impl ScriptEngine {
                 (Vec::new(), Vec::new())
             }
         };
-        let outcome = match outcome {
-            Ok(mut result) => {
-                result.error = result
-                    .error
-                    .map(|error| context.redactor.redact(&error).into_owned());
-                Ok(result)
-            }
-            Err(error) => Err(redact_error(error, &context.redactor)),
-        };
+        let outcome = redact_outcome(outcome, &context.redactor);
         Execution {
             outcome,
             logs,
@@ -280,17 +280,35 @@ impl ScriptEngine {
         Ok((http, log))
     }
 
-    fn new_store(
+    /// The wasmtime engine shared by scripts and plugins.
+    pub(crate) fn wasm_engine(&self) -> &wasmtime::Engine {
+        self.wasm.engine()
+    }
+
+    /// The on-disk cache of compiled components.
+    pub(crate) fn artefacts(&self) -> &ArtefactCache {
+        &self.artefacts
+    }
+
+    /// A store for one execution: imports bound to `context`, the memory
+    /// limiter, and an epoch callback that yields while `deadline` is ahead
+    /// and interrupts after it.
+    pub(crate) fn new_store(
         &self,
         context: &ExecutionContext,
         deadline: Instant,
     ) -> anyhow::Result<Store<HostState>> {
         let (http, log) = self.imports(context, deadline)?;
+        let config = ConfigImport::new(&context.config);
+        let cache = self
+            .cache
+            .import(context.connector.clone(), config.json().clone());
         let state = HostState::new(
             MemoryLimiter::new(self.limits.memory_bytes),
             http,
             log,
-            ConfigImport::new(&context.config),
+            config,
+            cache,
         );
         let mut store = Store::new(self.wasm.engine(), state);
         store.limiter(|state| &mut state.limiter);
@@ -341,7 +359,7 @@ impl ScriptEngine {
     }
 }
 
-fn wit_invocation(invocation: &Invocation, timeout: Duration) -> types::Invocation {
+pub(crate) fn wit_invocation(invocation: &Invocation, timeout: Duration) -> types::Invocation {
     let object_text = |value: &serde_json::Value| {
         if value.is_object() {
             value.to_string()
@@ -361,7 +379,7 @@ fn wit_invocation(invocation: &Invocation, timeout: Duration) -> types::Invocati
     }
 }
 
-fn classify_trap(
+pub(crate) fn classify_trap(
     error: &wasmtime::Error,
     limiter: &MemoryLimiter,
     timeout: Duration,
@@ -399,7 +417,7 @@ fn classify_run_error(error: RunError, limiter: &MemoryLimiter) -> ExecutionErro
     }
 }
 
-fn connector_result(
+pub(crate) fn connector_result(
     result: types::ConnectorResult,
     max_output_bytes: usize,
 ) -> Result<ConnectorResult, ExecutionError> {
@@ -423,6 +441,22 @@ fn connector_result(
     })
 }
 
+/// `outcome` with the connector's secrets masked in every message.
+pub(crate) fn redact_outcome(
+    outcome: Result<ConnectorResult, ExecutionError>,
+    redactor: &SecretRedactor,
+) -> Result<ConnectorResult, ExecutionError> {
+    match outcome {
+        Ok(mut result) => {
+            result.error = result
+                .error
+                .map(|error| redactor.redact(&error).into_owned());
+            Ok(result)
+        }
+        Err(error) => Err(redact_error(error, redactor)),
+    }
+}
+
 fn redact_error(error: ExecutionError, redactor: &SecretRedactor) -> ExecutionError {
     if redactor.is_empty() {
         return error;
@@ -439,6 +473,9 @@ fn redact_error(error: ExecutionError, redactor: &SecretRedactor) -> ExecutionEr
         },
         ExecutionError::InvalidResult(reason) => ExecutionError::InvalidResult(clean(reason)),
         ExecutionError::Trap(reason) => ExecutionError::Trap(clean(reason)),
+        ExecutionError::InvalidInput(reason) => ExecutionError::InvalidInput(clean(reason)),
+        ExecutionError::PluginFailed(reason) => ExecutionError::PluginFailed(clean(reason)),
+        ExecutionError::PluginPanicked(reason) => ExecutionError::PluginPanicked(clean(reason)),
         other => other,
     }
 }
