@@ -28,14 +28,9 @@ fn main() {
         .build()
         .expect("runtime");
     let addr: SocketAddr = server_rt.block_on(async {
-        let options = ServeOptions {
-            listen: "127.0.0.1:0".parse().expect("addr"),
-            data_dir: data.clone(),
-            tls: None,
-            admin_token: Some(TOKEN.into()),
-            secret_key: None,
-            open_egress: false,
-        };
+        let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.clone());
+        options.admin_token = Some(TOKEN.into());
+        options.plugins_dir = Some(data.join("plugins"));
         let app = build(&options).await.expect("app");
         let router = floh::api::router(app.state);
         let listener = tokio::net::TcpListener::bind(options.listen)

@@ -266,3 +266,60 @@ pub async fn token(options: ClientOptions, command: TokenCommand) -> anyhow::Res
         .await?;
     print(&value)
 }
+
+/// `floh plugin …`: local work on plugin files (no server involved).
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Turn the core module `cargo build --target wasm32-unknown-unknown`
+    /// produced for a floh-sdk crate into a plugin component.
+    Pack {
+        /// The core module.
+        module: PathBuf,
+        /// Where to write the component.
+        output: PathBuf,
+    },
+    /// Check a component the way the server does (inspect, compile,
+    /// describe) and print its type, without a server.
+    Check {
+        /// The component.
+        component: PathBuf,
+    },
+}
+
+/// Run a plugin command.
+pub async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
+    match command {
+        PluginCommand::Pack { module, output } => {
+            let bytes =
+                std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
+            let component = crate::plugins::pack(&bytes)
+                .with_context(|| format!("packing {}", module.display()))?;
+            std::fs::write(&output, &component)
+                .with_context(|| format!("writing {}", output.display()))?;
+            println!("{} ({} bytes)", output.display(), component.len());
+            Ok(())
+        }
+        PluginCommand::Check { component } => {
+            use crate::connectors::BuiltinType as _;
+            let bytes = std::fs::read(&component)
+                .with_context(|| format!("reading {}", component.display()))?;
+            let engine = crate::runtime::ScriptEngine::new(Default::default())?;
+            let file = component
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let plugin =
+                crate::plugins::PluginType::load(std::sync::Arc::new(engine), &file, bytes).await?;
+            let stamp = plugin.stamp();
+            let report = json!({
+                "type": plugin.descriptor(),
+                "crate": stamp.crate_name,
+                "crateVersion": stamp.crate_version,
+                "sdkVersion": stamp.sdk_version,
+                "witVersion": stamp.wit_version,
+            });
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(())
+        }
+    }
+}

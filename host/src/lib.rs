@@ -13,6 +13,7 @@ pub mod egress;
 pub mod imports;
 pub mod model;
 pub mod oas;
+pub mod plugins;
 pub mod redact;
 pub mod runtime;
 pub mod secrets;

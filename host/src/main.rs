@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use floh::cli::{self, ClientOptions, ConnectorCommand, TokenCommand};
+use floh::cli::{self, ClientOptions, ConnectorCommand, PluginCommand, TokenCommand};
 use floh::server::{self, ServeOptions};
 
 /// Floh connector host.
@@ -35,6 +35,18 @@ enum Command {
         /// Let every connector reach every address, private ones included.
         #[arg(long, env = "FLOH_OPEN_EGRESS")]
         open_egress: bool,
+        /// Directory of plugin components (*.wasm), watched while serving
+        /// [default: `plugins` beside the data directory].
+        #[arg(long, env = "FLOH_PLUGINS_DIR")]
+        plugins_dir: Option<PathBuf>,
+        /// Cache of compiled components [default: `cache` in the data directory].
+        #[arg(long, env = "FLOH_CACHE_DIR")]
+        cache_dir: Option<PathBuf>,
+    },
+    /// Work with plugins built with the guest SDK.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
     },
     /// Manage connectors.
     Connector {
@@ -99,21 +111,23 @@ async fn main() -> anyhow::Result<()> {
             tls_cert,
             tls_key,
             open_egress,
+            plugins_dir,
+            cache_dir,
         } => {
-            let options = ServeOptions {
-                listen,
-                data_dir,
-                tls: tls_cert.zip(tls_key),
-                admin_token: std::env::var("FLOH_ADMIN_TOKEN")
-                    .ok()
-                    .filter(|t| !t.is_empty()),
-                secret_key: std::env::var(floh::secrets::KEY_ENV)
-                    .ok()
-                    .filter(|k| !k.is_empty()),
-                open_egress,
-            };
+            let mut options = ServeOptions::new(listen, data_dir);
+            options.tls = tls_cert.zip(tls_key);
+            options.admin_token = std::env::var("FLOH_ADMIN_TOKEN")
+                .ok()
+                .filter(|t| !t.is_empty());
+            options.secret_key = std::env::var(floh::secrets::KEY_ENV)
+                .ok()
+                .filter(|k| !k.is_empty());
+            options.open_egress = open_egress;
+            options.plugins_dir = plugins_dir;
+            options.cache_dir = cache_dir;
             server::serve(options).await
         }
+        Command::Plugin { command } => cli::plugin(command).await,
         Command::Connector { command, client } => cli::connector(client, command).await,
         Command::Exec {
             name,

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use crate::api::{self, AppState, auth::TokenAuth, metrics::Metrics};
 use crate::connectors::TypeRegistry;
+use crate::plugins::{PluginDirectory, shipped};
 use crate::runtime::{ScriptEngine, ScriptEngineOptions};
 use crate::secrets::ConfigCipher;
 use crate::service::ConnectorService;
@@ -29,12 +30,49 @@ pub struct ServeOptions {
     pub secret_key: Option<String>,
     /// Lift the egress policy for every connector (tests, trusted setups).
     pub open_egress: bool,
+    /// The plugin directory; `plugins` beside the data directory when `None`.
+    pub plugins_dir: Option<PathBuf>,
+    /// Compiled-artefact cache; `cache` in the data directory when `None`.
+    pub cache_dir: Option<PathBuf>,
 }
+
+impl ServeOptions {
+    /// Options for `data_dir` with every other setting at its default.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            tls: None,
+            admin_token: None,
+            secret_key: None,
+            open_egress: false,
+            plugins_dir: None,
+            cache_dir: None,
+        }
+    }
+
+    /// The plugin directory in effect.
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.plugins_dir.clone().unwrap_or_else(|| {
+            let parent = self
+                .data_dir
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(std::path::Path::new("."));
+            parent.join("plugins")
+        })
+    }
+}
+
+/// How often the plugin directory is polled.
+pub const PLUGIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Everything a running server is made of.
 pub struct App {
     /// The API's shared state.
     pub state: AppState,
+    /// The plugin directory (watch it with [`PluginDirectory::watch`]).
+    pub plugins: Arc<PluginDirectory>,
 }
 
 /// Open the data directory and build the application.
@@ -62,18 +100,38 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         Some(check) => cipher.verify_key_check(&check)?,
         None => store.set_meta(store::KEY_CHECK, cipher.key_check()).await?,
     }
-    let engine = ScriptEngine::new(ScriptEngineOptions {
-        cache_dir: Some(options.data_dir.join("cache")),
+    let cache_dir = options
+        .cache_dir
+        .clone()
+        .unwrap_or_else(|| options.data_dir.join("cache"));
+    let engine = Arc::new(ScriptEngine::new(ScriptEngineOptions {
+        cache_dir: Some(cache_dir),
         ..ScriptEngineOptions::default()
-    })?;
+    })?);
     let types = TypeRegistry::with_native_types();
-    let service = ConnectorService::new(
+    shipped::register_all(&engine, &types)
+        .await
+        .context("loading the shipped plugins")?;
+    let service = Arc::new(ConnectorService::new(
         store.clone(),
         cipher,
-        Arc::new(engine),
-        types,
+        engine.clone(),
+        types.clone(),
         options.open_egress,
-    );
+    ));
+    let notified = Arc::downgrade(&service);
+    let plugins = Arc::new(PluginDirectory::new(
+        options.plugins_dir(),
+        engine,
+        types,
+        move || {
+            if let Some(service) = notified.upgrade() {
+                service.types_changed();
+            }
+        },
+    ));
+    // Types of the directory exist before the first request is served.
+    plugins.scan().await;
     let auth = TokenAuth::new(store.clone());
     if !store.has_tokens().await? {
         let issued = auth
@@ -86,10 +144,12 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     }
     Ok(App {
         state: AppState {
-            service: Arc::new(service),
+            service,
             auth,
             metrics: Arc::new(Metrics::default()),
+            plugins: Some(plugins.clone()),
         },
+        plugins,
     })
 }
 
@@ -98,6 +158,8 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let app = build(&options).await?;
     let service = app.state.service.clone();
+    tracing::info!(dir = %app.plugins.dir().display(), "watching the plugin directory");
+    let _watcher = AbortOnDrop(app.plugins.clone().watch(PLUGIN_POLL_INTERVAL));
     let router = api::router(app.state);
     match &options.tls {
         None => {
@@ -131,6 +193,15 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     service.flush().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Stops a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn announce(scheme: &str, addr: SocketAddr) {

@@ -12,6 +12,7 @@ use super::AppState;
 use super::auth::IssuedToken;
 use super::error::{ApiError, ApiJson};
 use crate::connectors::TypeDescriptor;
+use crate::plugins::PluginStatus;
 use crate::store::Role;
 
 pub async fn health() -> Json<Value> {
@@ -30,6 +31,14 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 
 pub async fn connector_types(State(state): State<AppState>) -> Json<Vec<TypeDescriptor>> {
     Json(state.service.types().descriptors())
+}
+
+/// `GET /api/plugins`: every file of the plugin directory, loaded or refused.
+pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginStatus>> {
+    match &state.plugins {
+        Some(directory) => Json(directory.statuses().await),
+        None => Json(Vec::new()),
+    }
 }
 
 #[derive(Deserialize)]
@@ -106,6 +115,7 @@ fn api_document() -> Value {
             "/api/connectors/{id}/test": {"parameters": [id], "post": {"summary": "Run the connector's test", "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Execution"}))}))}},
             "/api/connectors/{id}/executions": {"parameters": [id], "get": {"summary": "Recent executions", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
             "/api/connector-types": {"get": {"summary": "Registered built-in types", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
+            "/api/plugins": {"get": {"summary": "Files of the plugin directory: loaded or refused, with the reason", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
             "/api/tokens": {"post": {"summary": "Issue an API token (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "executor"]}}}}}},
                 "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}}
         },

@@ -30,6 +30,8 @@ pub struct AppState {
     pub auth: auth::TokenAuth,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
+    /// The watched plugin directory, when the server has one.
+    pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
 }
 
 /// The whole API.
@@ -53,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         .route("/connectors/{id}/test", post(connectors::test))
         .route("/connectors/{id}/executions", get(connectors::executions))
         .route("/connector-types", get(meta::connector_types))
+        .route("/plugins", get(meta::plugins))
         .route("/tokens", post(meta::create_token))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

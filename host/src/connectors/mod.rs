@@ -18,7 +18,7 @@ use std::time::Instant;
 use serde::Serialize;
 
 use crate::bindings::http::{HttpError, Request, Response};
-use crate::imports::{HttpImport, LogCapture, LogLevel};
+use crate::imports::{HttpCall, HttpImport, LogCapture, LogEntry, LogLevel};
 use crate::model::ConfigSchema;
 use crate::runtime::{ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation};
 
@@ -108,6 +108,7 @@ pub struct HostCalls {
     http: HttpImport,
     log: LogCapture,
     started: Instant,
+    sandboxed: Option<(Vec<LogEntry>, Vec<HttpCall>)>,
 }
 
 impl HostCalls {
@@ -117,7 +118,19 @@ impl HostCalls {
             http,
             log,
             started: Instant::now(),
+            sandboxed: None,
         }
+    }
+
+    /// When the execution's time is up.
+    pub fn deadline(&self) -> Instant {
+        self.http.deadline()
+    }
+
+    /// Take the logs and HTTP calls of a sandbox that did the work with its
+    /// own imports (a WASM plugin); they replace this recorder's own.
+    pub fn record_sandboxed(&mut self, logs: Vec<LogEntry>, http_calls: Vec<HttpCall>) {
+        self.sandboxed = Some((logs, http_calls));
     }
 
     /// Send a request (egress policy, limits, redirects, recording).
@@ -132,10 +145,14 @@ impl HostCalls {
 
     /// The execution record for `outcome`.
     pub fn finish(self, outcome: Result<ConnectorResult, ExecutionError>) -> Execution {
+        let (logs, http_calls) = match self.sandboxed {
+            Some(recorded) => recorded,
+            None => (self.log.into_entries(), self.http.into_calls()),
+        };
         Execution {
             outcome,
-            logs: self.log.into_entries(),
-            http_calls: self.http.into_calls(),
+            logs,
+            http_calls,
             duration: self.started.elapsed(),
         }
     }

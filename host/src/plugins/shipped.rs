@@ -1,0 +1,35 @@
+//! The plugins built into the binary: built from `plugins/NAME` with the
+//! guest SDK, committed as `plugins/NAME/NAME.wasm` with a checksum (CI
+//! rebuilds them and fails on drift), and loaded at every start.
+
+use std::sync::Arc;
+
+use super::{PluginError, PluginType};
+use crate::connectors::{BuiltinType, TypeRegistry};
+use crate::runtime::ScriptEngine;
+
+/// One shipped plugin: its name and component bytes.
+pub struct ShippedPlugin {
+    /// The crate directory under `plugins/`.
+    pub name: &'static str,
+    /// The component.
+    pub wasm: &'static [u8],
+}
+
+/// Every shipped plugin.
+pub const SHIPPED: &[ShippedPlugin] = &[];
+
+/// Load and register every shipped plugin. A shipped plugin that fails to
+/// load is a build defect: the error names it.
+pub async fn register_all(
+    engine: &Arc<ScriptEngine>,
+    registry: &TypeRegistry,
+) -> Result<(), PluginError> {
+    for shipped in SHIPPED {
+        let file = format!("shipped:{}", shipped.name);
+        let plugin = PluginType::load(engine.clone(), &file, shipped.wasm.to_vec()).await?;
+        tracing::debug!(r#type = %plugin.descriptor().name, "shipped plugin loaded");
+        registry.register(Arc::new(plugin));
+    }
+    Ok(())
+}
