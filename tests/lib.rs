@@ -47,6 +47,75 @@ pub fn floh_binary() -> PathBuf {
         .clone()
 }
 
+/// The cargo target directory the tests were built in.
+pub fn target_dir() -> PathBuf {
+    floh_binary()
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory")
+        .to_path_buf()
+}
+
+/// Build the guest-SDK crate `package` (with `features`) for
+/// `wasm32-unknown-unknown` and pack it into a plugin component with
+/// `floh plugin pack`. Builds are serialized: feature variants of one crate
+/// share an output file.
+pub fn build_plugin(package: &str, features: &[&str]) -> Vec<u8> {
+    static BUILDING: Mutex<()> = Mutex::new(());
+    let _one_at_a_time = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
+    let target = target_dir();
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .args(["build", "--quiet", "-p", package, "--profile", "wasm"])
+        .args(["--target", "wasm32-unknown-unknown"])
+        .env("CARGO_TARGET_DIR", &target);
+    if !features.is_empty() {
+        build.arg("--features").arg(features.join(","));
+    }
+    let status = build.status().expect("run cargo build for a plugin");
+    assert!(status.success(), "building plugin {package} failed");
+    let module = target
+        .join("wasm32-unknown-unknown/wasm")
+        .join(format!("{}.wasm", package.replace('-', "_")));
+    let packed = tempfile::NamedTempFile::new().expect("temp file");
+    let status = Command::new(floh_binary())
+        .args(["plugin", "pack"])
+        .arg(&module)
+        .arg(packed.path())
+        .stdout(Stdio::null())
+        .status()
+        .expect("run floh plugin pack");
+    assert!(status.success(), "packing plugin {package} failed");
+    std::fs::read(packed.path()).expect("packed plugin")
+}
+
+/// Put `bytes` at `dir/name` the way a careful operator does: write a hidden
+/// temporary file, then rename it into place.
+pub fn install_plugin(dir: &Path, name: &str, bytes: &[u8]) {
+    std::fs::create_dir_all(dir).expect("plugin dir");
+    let temporary = dir.join(format!(".{name}.partial"));
+    std::fs::write(&temporary, bytes).expect("write plugin");
+    std::fs::rename(&temporary, dir.join(name)).expect("rename plugin");
+}
+
+/// Poll `check` every 50 ms until it returns `Some`, for at most `limit`.
+pub async fn eventually<T, F, Fut>(limit: Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A running `floh serve`, killed on drop.
 pub struct Server {
     child: Option<Child>,
@@ -67,6 +136,8 @@ pub struct ServerSettings {
     pub default_egress: bool,
     /// PEM certificate and key files: serve HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// The plugin directory (default: `plugins` in the data directory).
+    pub plugins_dir: Option<PathBuf>,
 }
 
 impl Server {
@@ -88,6 +159,17 @@ impl Server {
         if !settings.default_egress {
             command.arg("--open-egress");
         }
+        let plugins_dir = settings
+            .plugins_dir
+            .clone()
+            .unwrap_or_else(|| data_dir.join("plugins"));
+        // Compiled components are shared by every test server: each would
+        // otherwise compile the engine and the shipped plugins again.
+        command
+            .arg("--plugins-dir")
+            .arg(plugins_dir)
+            .arg("--cache-dir")
+            .arg(target_dir().join("floh-e2e-cache"));
         if let Some(key) = &settings.secret_key {
             command.env("FLOH_SECRET_KEY", key);
         }

@@ -6,6 +6,7 @@ mod durability;
 mod lifecycle;
 mod models;
 mod openapi;
+mod plugins;
 mod prism;
 mod secrets;
 mod surface;
