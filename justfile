@@ -10,6 +10,10 @@ root := justfile_directory()
 engine_dir := root / "plugins/js-engine"
 engine_target := env("FLOH_GUEST_TARGET_DIR", engine_dir / "target")
 cargo_home := env("CARGO_HOME", env("HOME") / ".cargo")
+cargo_target := env("CARGO_TARGET_DIR", root / "target")
+plugin_out := cargo_target / "packed-plugins"
+# The plugins shipped in the binary (plugins/NAME, crate floh-plugin-NAME).
+shipped_plugins := "http authifi"
 
 # C toolchain for QuickJS on wasm32-wasip2.
 export RQUICKJS_SYS_NO_WASI_SDK := "1"
@@ -19,6 +23,7 @@ export BINDGEN_EXTRA_CLANG_ARGS_wasm32_wasip2 := "--target=wasm32-wasi -I/usr/in
 # Reproducible guests: no checkout, target or cargo-home paths in the output.
 export CFLAGS_wasm32_wasip2 := "--target=wasm32-wasi -ffile-prefix-map=" + root + "=/floh -ffile-prefix-map=" + engine_target + "=/target -ffile-prefix-map=" + cargo_home + "=/cargo"
 export CARGO_TARGET_WASM32_WASIP2_RUSTFLAGS := "--remap-path-prefix=" + root + "=/floh --remap-path-prefix=" + engine_target + "=/target --remap-path-prefix=" + cargo_home + "=/cargo"
+export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS := "--remap-path-prefix=" + root + "=/floh --remap-path-prefix=" + cargo_home + "=/cargo"
 
 # List the tasks.
 default:
@@ -28,10 +33,38 @@ default:
 setup:
     apt-get update -qq
     apt-get install -y -qq clang lld wasi-libc libclang-rt-14-dev-wasm32 libclang-dev
-    rustup target add wasm32-wasip1 wasm32-wasip2
+    rustup target add wasm32-wasip1 wasm32-wasip2 wasm32-unknown-unknown
 
 # Build every guest and refresh the committed .wasm files and checksums.
-guests: engine
+guests: engine plugins
+
+# Build and pack one guest-SDK crate into a plugin component at OUT.
+plugin-build package features out:
+    cargo build --locked --quiet -p {{package}} --profile wasm --target wasm32-unknown-unknown {{ if features == "" { "" } else { "--features " + features } }}
+    mkdir -p "$(dirname {{out}})"
+    cargo run --locked --quiet -p floh -- plugin pack {{cargo_target}}/wasm32-unknown-unknown/wasm/{{replace(package, "-", "_")}}.wasm {{out}}
+
+# Build the plugin in plugins/NAME into plugins/NAME/NAME.wasm (+ checksum).
+plugin name:
+    {{just_executable()}} --justfile {{justfile()}} plugin-build floh-plugin-{{name}} "" {{root}}/plugins/{{name}}/{{name}}.wasm
+    cd {{root}}/plugins/{{name}} && sha256sum {{name}}.wasm > {{name}}.wasm.sha256
+
+# Build every shipped plugin.
+plugins:
+    for name in {{shipped_plugins}}; do {{just_executable()}} --justfile {{justfile()}} plugin "$name"; done
+
+# Start a plugin crate in plugins/NAME from the SDK's template.
+new-plugin name:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    [[ "{{name}}" =~ ^[a-z][a-z0-9-]*$ ]] || { echo "plugin names are lower-case letters, digits and dashes"; exit 1; }
+    dest={{root}}/plugins/{{name}}
+    [ ! -e "$dest" ] || { echo "$dest already exists"; exit 1; }
+    mkdir -p "$dest/src"
+    for file in Cargo.toml src/lib.rs README.md; do
+      sed 's/{{{{name}}/{{name}}/g' {{root}}/guest-sdk/template/$file.tmpl > "$dest/$file"
+    done
+    echo "created $dest: cargo test -p floh-plugin-{{name}}, then just plugin {{name}}"
 
 # Build the JavaScript engine, pre-initialize it and record its checksum.
 engine:
@@ -47,6 +80,7 @@ engine:
 # fresh build of its sources (builds are reproducible byte for byte).
 check-guests:
     cd {{engine_dir}} && sha256sum --check floh-js-engine.wasm.sha256
+    for name in {{shipped_plugins}}; do (cd {{root}}/plugins/$name && sha256sum --check $name.wasm.sha256); done
     {{just_executable()}} --justfile {{justfile()}} guests
     git -C {{root}} diff --exit-code --stat -- plugins/
 
@@ -71,6 +105,13 @@ lint: fmt-check clippy
 bench:
     cargo bench -p floh --bench script_engine
     cargo bench -p floh --bench api
+
+# Plugins: trivial-command latency next to scripts, and drop-to-executable
+# time for the sample plugin and a 2 MiB variant of it.
+bench-plugins:
+    {{just_executable()}} --justfile {{justfile()}} plugin-build floh-sample-plugin "" {{plugin_out}}/bench-sample.wasm
+    {{just_executable()}} --justfile {{justfile()}} plugin-build floh-sample-plugin ballast {{plugin_out}}/bench-sample-large.wasm
+    FLOH_BENCH_PLUGIN={{plugin_out}}/bench-sample.wasm FLOH_BENCH_PLUGIN_LARGE={{plugin_out}}/bench-sample-large.wasm cargo bench -p floh --bench plugins
 
 # OpenAPI import of GitHub's REST description (installs @octokit/openapi).
 bench-oas:

@@ -30,11 +30,14 @@ async fn wait_for_version(api: &Api, version: &str) {
     assert!(seen.is_some(), "type `sample` {version} never appeared");
 }
 
-/// An upstream that requires the bearer secret.
+/// An upstream that requires the bearer secret; `?slow` answers after a second.
 async fn greeting_upstream() -> String {
     upstream(Router::new().route(
         "/greeting",
-        get(|headers: HeaderMap| async move {
+        get(|headers: HeaderMap, uri: axum::http::Uri| async move {
+            if uri.query() == Some("slow") {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
             let authorized = headers
                 .get("authorization")
                 .is_some_and(|v| v == format!("Bearer {SECRET}").as_str());
@@ -95,6 +98,14 @@ async fn a_dropped_plugin_is_served_replaced_and_removed_while_the_server_runs()
     assert!(!text.contains(SECRET), "secret leaked: {text}");
     assert!(text.contains("with key ***"), "{text}");
 
+    // Replaced while an execution is in flight: that one finishes on the
+    // old version, later ones run the new.
+    let in_flight = {
+        let api = api.clone();
+        let slow = json!({"command": "greet", "params": {"name": "Ada", "slow": true}});
+        tokio::spawn(async move { api.post("/api/connectors/greeter/execute", slow).await })
+    };
+    tokio::time::sleep(Duration::from_millis(200)).await;
     install_plugin(&plugins, "sample.wasm", &v2);
     wait_for_version(&api, "2.0.0").await;
     let (_, result) = api
@@ -102,6 +113,10 @@ async fn a_dropped_plugin_is_served_replaced_and_removed_while_the_server_runs()
         .await;
     assert_eq!(result["data"]["greeting"], "Howdy, Ada!", "{result}");
     assert_eq!(result["data"]["version"], "2.0.0");
+    let (status, finished) = in_flight.await.expect("in-flight request");
+    assert_eq!(status, 200, "{finished}");
+    assert_eq!(finished["data"]["greeting"], "Hello, Ada!", "{finished}");
+    assert_eq!(finished["data"]["version"], "1.0.0");
 
     std::fs::remove_file(plugins.join("sample.wasm")).expect("remove plugin");
     let gone = eventually(Duration::from_secs(20), || async {

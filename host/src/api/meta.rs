@@ -36,7 +36,7 @@ pub async fn connector_types(State(state): State<AppState>) -> Json<Vec<TypeDesc
 /// `GET /api/plugins`: every file of the plugin directory, loaded or refused.
 pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginStatus>> {
     match &state.plugins {
-        Some(directory) => Json(directory.statuses().await),
+        Some(directory) => Json(directory.statuses()),
         None => Json(Vec::new()),
     }
 }

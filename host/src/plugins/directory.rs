@@ -76,7 +76,10 @@ pub struct PluginDirectory {
     /// Type names not available to directory plugins, with their owner.
     reserved: BTreeMap<String, String>,
     on_change: Box<dyn Fn() + Send + Sync>,
+    /// Held for a whole scan, compilation included.
     files: tokio::sync::Mutex<BTreeMap<String, FileState>>,
+    /// What the last scan found, readable while the next one compiles.
+    statuses: std::sync::RwLock<Vec<PluginStatus>>,
 }
 
 impl PluginDirectory {
@@ -104,6 +107,7 @@ impl PluginDirectory {
             reserved,
             on_change: Box::new(on_change),
             files: tokio::sync::Mutex::default(),
+            statuses: std::sync::RwLock::default(),
         }
     }
 
@@ -124,10 +128,12 @@ impl PluginDirectory {
         })
     }
 
-    /// The state of every file seen.
-    pub async fn statuses(&self) -> Vec<PluginStatus> {
-        let files = self.files.lock().await;
-        files.values().map(|file| file.status.clone()).collect()
+    /// The state of every file, as of the last scan.
+    pub fn statuses(&self) -> Vec<PluginStatus> {
+        self.statuses
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Bring the registry in step with the directory once.
@@ -155,6 +161,8 @@ impl PluginDirectory {
             }
             changed |= self.load_file(&mut files, &name, fingerprint).await;
         }
+        let statuses = files.values().map(|file| file.status.clone()).collect();
+        *self.statuses.write().unwrap_or_else(|p| p.into_inner()) = statuses;
         drop(files);
         if changed {
             (self.on_change)();

@@ -281,7 +281,7 @@ impl ScriptEngine {
     }
 
     /// The wasmtime engine shared by scripts and plugins.
-    pub(crate) fn wasm_engine(&self) -> &wasmtime::Engine {
+    pub fn wasm_engine(&self) -> &wasmtime::Engine {
         self.wasm.engine()
     }
 

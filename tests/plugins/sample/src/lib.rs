@@ -20,6 +20,9 @@ struct Config {
 #[derive(Deserialize)]
 struct GreetParams {
     name: String,
+    /// Ask the upstream to take its time (tests replace the plugin meanwhile).
+    #[serde(default)]
+    slow: bool,
 }
 
 const VERSION: &str = if cfg!(feature = "v2") {
@@ -43,6 +46,7 @@ impl Connector for Sample {
                 Command::new("greet")
                     .description("Fetch a greeting from the upstream")
                     .param(Field::string("name").required())
+                    .param(Field::boolean("slow").default_value(false))
                     .outputs(&["greeting", "upstream"]),
             )
             .command(Command::new("spin").description("Loop forever"))
@@ -58,17 +62,29 @@ impl Connector for Sample {
             "hog" => hog(),
             "panic" => panic!("the sample plugin was asked to panic"),
             "test" => Ok(Output::data(json!({"ok": true}))),
+            #[cfg(feature = "ballast")]
+            "ballast" => Ok(Output::data(
+                json!({"byte": BALLAST[std::hint::black_box(7)]}),
+            )),
             other => Err(Error::unknown_command(other)),
         }
     }
 }
+
+/// Makes the component about 2 MiB larger.
+#[cfg(feature = "ballast")]
+static BALLAST: [u8; 2 * 1024 * 1024] = [0x5a; 2 * 1024 * 1024];
 
 fn greet(request: &Request) -> Result<Output, Error> {
     let config: Config = request.config()?;
     let params: GreetParams = request.params()?;
     // Logged on purpose: the host must mask it.
     floh_sdk::info!("calling {} with key {}", config.base_url, config.api_key);
-    let upstream: serde_json::Value = http::get(format!("{}/greeting", config.base_url))
+    let mut url = format!("{}/greeting", config.base_url);
+    if params.slow {
+        url.push_str("?slow");
+    }
+    let upstream: serde_json::Value = http::get(url)
         .bearer(&config.api_key)
         .send()?
         .error_for_status()?
