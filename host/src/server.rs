@@ -109,7 +109,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         ..ScriptEngineOptions::default()
     })?);
     let types = TypeRegistry::with_native_types();
-    shipped::register_all(&engine, &types)
+    let shipped = shipped::register_all(&engine, &types)
         .await
         .context("loading the shipped plugins")?;
     let service = Arc::new(ConnectorService::new(
@@ -120,16 +120,14 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         options.open_egress,
     ));
     let notified = Arc::downgrade(&service);
-    let plugins = Arc::new(PluginDirectory::new(
-        options.plugins_dir(),
-        engine,
-        types,
-        move || {
+    let plugins = Arc::new(
+        PluginDirectory::new(options.plugins_dir(), engine, types, move || {
             if let Some(service) = notified.upgrade() {
                 service.types_changed();
             }
-        },
-    ));
+        })
+        .with_shipped(shipped),
+    );
     // Types of the directory exist before the first request is served.
     plugins.scan().await;
     let auth = TokenAuth::new(store.clone());

@@ -238,7 +238,18 @@ async fn broken_and_hostile_plugins_are_refused_with_clear_reasons() {
     }
     let statuses = eventually(Duration::from_secs(20), || async {
         let (_, listed) = api.get("/api/plugins").await;
-        let listed = listed.as_array()?.clone();
+        // Files only: the shipped plugins are listed too.
+        let listed: Vec<Value> = listed
+            .as_array()?
+            .iter()
+            .filter(|s| {
+                !s["file"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .starts_with("shipped:")
+            })
+            .cloned()
+            .collect();
         (listed.len() == files.len()).then_some(listed)
     })
     .await
@@ -281,4 +292,51 @@ async fn broken_and_hostile_plugins_are_refused_with_clear_reasons() {
         listed_version(&api, "sample").await.as_deref(),
         Some("1.0.0")
     );
+}
+
+#[tokio::test]
+async fn plugin_http_obeys_the_connector_egress_policy() {
+    let plugin = build_plugin("floh-sample-plugin", &[]);
+    let upstream_url = greeting_upstream().await;
+    let data = tempfile::tempdir().expect("data dir");
+    install_plugin(&data.path().join("plugins"), "sample.wasm", &plugin);
+    let settings = floh_e2e::ServerSettings {
+        default_egress: true,
+        ..Default::default()
+    };
+    let server = Server::start_with(data.path(), settings).expect("server starts");
+    let api = server.admin();
+    let definition = |name: &str, networks: Value| {
+        json!({
+            "name": name,
+            "executionModel": "built_in",
+            "type": "sample",
+            "config": {"baseUrl": upstream_url, "apiKey": SECRET},
+            "allowedNetworks": networks,
+        })
+    };
+    let greet = json!({"command": "greet", "params": {"name": "Ada"}});
+
+    // Loopback is private: refused under the default (public-only) policy.
+    let (status, _) = api
+        .post("/api/connectors", definition("fenced", json!([])))
+        .await;
+    assert_eq!(status, 201);
+    let (_, result) = api
+        .post("/api/connectors/fenced/execute", greet.clone())
+        .await;
+    assert_eq!(result["success"], false, "{result}");
+    let error = result["error"].as_str().unwrap_or_default();
+    assert!(error.contains("egress policy"), "{error}");
+
+    // Allowed when the connector's allowedNetworks include it.
+    let (status, _) = api
+        .post(
+            "/api/connectors",
+            definition("allowed", json!(["127.0.0.0/8"])),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (_, result) = api.post("/api/connectors/allowed/execute", greet).await;
+    assert_eq!(result["success"], true, "{result}");
 }

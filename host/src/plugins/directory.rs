@@ -53,6 +53,32 @@ pub struct PluginStatus {
     pub updated_at_ms: u64,
 }
 
+impl PluginStatus {
+    /// A `loaded` status for `file` with content hash `sha256`.
+    pub fn new(file: &str, sha256: String) -> Self {
+        Self {
+            file: file.to_string(),
+            status: "loaded",
+            type_name: None,
+            version: None,
+            sdk_version: None,
+            wit_version: None,
+            sha256,
+            error: None,
+            updated_at_ms: now_ms(),
+        }
+    }
+
+    /// Fill in what `plugin` says about itself.
+    pub fn describe(&mut self, plugin: &PluginType) {
+        let descriptor = plugin.descriptor();
+        self.type_name = Some(descriptor.name);
+        self.version = Some(descriptor.version);
+        self.sdk_version = plugin.stamp().sdk_version.clone();
+        self.wit_version = plugin.stamp().wit_version.clone();
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Fingerprint {
     len: u64,
@@ -80,6 +106,8 @@ pub struct PluginDirectory {
     files: tokio::sync::Mutex<BTreeMap<String, FileState>>,
     /// What the last scan found, readable while the next one compiles.
     statuses: std::sync::RwLock<Vec<PluginStatus>>,
+    /// The plugins built into the binary, listed first.
+    shipped: Vec<PluginStatus>,
 }
 
 impl PluginDirectory {
@@ -108,7 +136,14 @@ impl PluginDirectory {
             on_change: Box::new(on_change),
             files: tokio::sync::Mutex::default(),
             statuses: std::sync::RwLock::default(),
+            shipped: Vec::new(),
         }
+    }
+
+    /// List `shipped` (the built-in plugins) with the directory's files.
+    pub fn with_shipped(mut self, shipped: Vec<PluginStatus>) -> Self {
+        self.shipped = shipped;
+        self
     }
 
     /// The watched directory.
@@ -128,12 +163,10 @@ impl PluginDirectory {
         })
     }
 
-    /// The state of every file, as of the last scan.
+    /// The shipped plugins, then every file as of the last scan.
     pub fn statuses(&self) -> Vec<PluginStatus> {
-        self.statuses
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        let files = self.statuses.read().unwrap_or_else(|p| p.into_inner());
+        self.shipped.iter().chain(files.iter()).cloned().collect()
     }
 
     /// Bring the registry in step with the directory once.
@@ -224,27 +257,14 @@ impl PluginDirectory {
             self.check_name(files, name, &type_name)?;
             Ok(plugin)
         });
-        let mut status = PluginStatus {
-            file: name.to_string(),
-            status: "loaded",
-            type_name: None,
-            version: None,
-            sdk_version: None,
-            wit_version: None,
-            sha256: sha256.clone(),
-            error: None,
-            updated_at_ms: now_ms(),
-        };
+        let mut status = PluginStatus::new(name, sha256.clone());
         let (serving, changed) = match outcome {
             Ok(plugin) => {
                 let descriptor = plugin.descriptor();
                 if let Some(old) = serving.as_ref().filter(|old| **old != descriptor.name) {
                     self.registry.unregister(old);
                 }
-                status.type_name = Some(descriptor.name.clone());
-                status.version = Some(descriptor.version.clone());
-                status.sdk_version = plugin.stamp().sdk_version.clone();
-                status.wit_version = plugin.stamp().wit_version.clone();
+                status.describe(&plugin);
                 tracing::info!(file = %name, r#type = %descriptor.name, version = %descriptor.version, "plugin loaded");
                 self.registry.register(Arc::new(plugin));
                 (Some(descriptor.name), true)

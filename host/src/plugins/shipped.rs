@@ -4,7 +4,9 @@
 
 use std::sync::Arc;
 
-use super::{PluginError, PluginType};
+use sha2::{Digest, Sha256};
+
+use super::{PluginError, PluginStatus, PluginType};
 use crate::connectors::{BuiltinType, TypeRegistry};
 use crate::runtime::ScriptEngine;
 
@@ -19,17 +21,21 @@ pub struct ShippedPlugin {
 /// Every shipped plugin.
 pub const SHIPPED: &[ShippedPlugin] = &[];
 
-/// Load and register every shipped plugin. A shipped plugin that fails to
-/// load is a build defect: the error names it.
+/// Load and register every shipped plugin; their statuses. A shipped plugin
+/// that fails to load is a build defect: the error names it.
 pub async fn register_all(
     engine: &Arc<ScriptEngine>,
     registry: &TypeRegistry,
-) -> Result<(), PluginError> {
+) -> Result<Vec<PluginStatus>, PluginError> {
+    let mut statuses = Vec::new();
     for shipped in SHIPPED {
         let file = format!("shipped:{}", shipped.name);
         let plugin = PluginType::load(engine.clone(), &file, shipped.wasm.to_vec()).await?;
         tracing::debug!(r#type = %plugin.descriptor().name, "shipped plugin loaded");
+        let mut status = PluginStatus::new(&file, hex::encode(Sha256::digest(shipped.wasm)));
+        status.describe(&plugin);
+        statuses.push(status);
         registry.register(Arc::new(plugin));
     }
-    Ok(())
+    Ok(statuses)
 }
