@@ -32,11 +32,11 @@ mod gen_connector {
             "floh:connector/http": super::gen_script_engine::floh::connector::http,
             "floh:connector/log": super::gen_script_engine::floh::connector::log,
             "floh:connector/config": super::gen_script_engine::floh::connector::config,
+            "floh:connector/cache": super::gen_script_engine::floh::connector::cache,
         },
     });
 }
 
-pub use gen_connector::floh::connector::cache;
 pub use gen_connector::{Connector, ConnectorPre, Descriptor, ExecuteError};
-pub use gen_script_engine::floh::connector::{config, http, log, types};
+pub use gen_script_engine::floh::connector::{cache, config, http, log, types};
 pub use gen_script_engine::{Diagnostic, Exception, RunError, ScriptEngine, ScriptEnginePre};

@@ -66,9 +66,13 @@ function base64(text) {
   return out;
 }
 
-// Fetched once per execution and reused by every request in it.
+// Fetched once, then kept in the host's per-connector cache (scoped to this
+// connector and its config) until a minute before it expires, so later
+// executions reuse it. A 401 drops it (see call()).
 var oauthToken = null;
 function bearerFromClientCredentials() {
+  if (oauthToken) return oauthToken;
+  oauthToken = floh.cache.get('oauth2-token');
   if (oauthToken) return oauthToken;
   var resp = floh.http.post(floh.config.tokenUrl, 'grant_type=client_credentials', {
     'Content-Type': 'application/x-www-form-urlencoded',
@@ -78,6 +82,8 @@ function bearerFromClientCredentials() {
     throw new Error('the OAuth2 token request failed with HTTP ' + resp.status);
   }
   oauthToken = resp.body.access_token;
+  var lifetime = typeof resp.body.expires_in === 'number' ? resp.body.expires_in : 300;
+  if (lifetime > 60) floh.cache.set('oauth2-token', oauthToken, lifetime - 60);
   return oauthToken;
 }
 
@@ -100,8 +106,10 @@ function call(method, path, request) {
   var headers = definedOnly(request.headers || {});
   var query = appendPairs([], request.query || {});
   var cookies = appendPairs([], request.cookies || {});
+  var usedOAuth = false;
   (request.security || []).forEach(function (name) {
     applyAuth(AUTH[name], headers, query, cookies);
+    if (AUTH[name].type === 'oauth2') usedOAuth = true;
   });
   if (cookies.length) headers['Cookie'] = cookies.join('; ');
   var url = baseUrl() + expandPath(path, request.path || {});
@@ -124,6 +132,13 @@ function call(method, path, request) {
   else if (method === 'POST') resp = floh.http.post(url, body, headers);
   else if (method === 'PUT') resp = floh.http.put(url, body, headers);
   else resp = floh.http.patch(url, body, headers);
+  if (resp.status === 401 && usedOAuth && !request.retried) {
+    // The cached token was revoked or expired early: fetch a new one, once.
+    floh.cache['delete']('oauth2-token');
+    oauthToken = null;
+    request.retried = true;
+    return call(method, path, request);
+  }
   if (resp.status >= 400) {
     var detail = resp.body && typeof resp.body === 'object' ? (resp.body.message || resp.body.error || JSON.stringify(resp.body)) : resp.body;
     return {

@@ -103,6 +103,7 @@ fn stub_floh_imports(linker: &mut Linker<SnapshotState>) -> wasmtime::Result<()>
         ("http", &["send"][..]),
         ("log", &["log"]),
         ("config", &["get"]),
+        ("cache", &["get", "set", "delete"]),
     ] {
         let name = format!("floh:connector/{interface}@{version}");
         let mut instance = linker.instance(&name)?;

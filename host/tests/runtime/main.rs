@@ -1,6 +1,7 @@
 //! Integration tests of the script runtime: the real engine component in
 //! wasmtime, real HTTP servers on loopback.
 
+mod cache;
 mod egress;
 mod errors;
 mod my_crm;

@@ -36,7 +36,7 @@ async fn recording_api() -> (Upstream, Seen) {
                     body.clone(),
                 ));
                 axum::Json(
-                    json!({"path": uri.path(), "contentType": content_type, "id": 7, "access_token": "tok-42", "expires_in": 60}),
+                    json!({"path": uri.path(), "contentType": content_type, "id": 7, "access_token": "tok-42", "expires_in": 3600}),
                 )
             }
         }
@@ -178,22 +178,38 @@ async fn an_openapi_31_draft_fetches_an_oauth2_token_and_uses_it() {
         json!({"baseUrl": format!("{}/v1", api.url()), "clientId": "cid", "clientSecret": "cs", "tokenUrl": format!("{}/token", api.url())}),
         &["cs"],
     );
-    let result = run(
-        &engine(),
-        &source,
-        "listPets",
-        json!({"limit": 5}),
-        &context,
-    )
-    .await
-    .outcome
-    .expect("listPets");
+    let engine = engine();
+    for _ in 0..2 {
+        let result = run(&engine, &source, "listPets", json!({"limit": 5}), &context)
+            .await
+            .outcome
+            .expect("listPets");
+        assert!(result.success, "{result:?}");
+    }
+    let paths = |seen: &Seen| -> Vec<String> {
+        let seen = seen.lock().expect("lock");
+        seen.iter().map(|entry| entry.0.clone()).collect()
+    };
+    // The token is fetched once and reused by the second execution.
+    assert_eq!(paths(&seen), ["/token", "/v1/pets", "/v1/pets"]);
+    {
+        let seen = seen.lock().expect("lock");
+        assert_eq!(seen[0].3, "grant_type=client_credentials");
+        assert_eq!(seen[1].2.as_deref(), Some("Bearer tok-42"));
+        assert_eq!(seen[2].2.as_deref(), Some("Bearer tok-42"));
+        assert_eq!(seen[1].1.as_deref(), Some("limit=5"));
+    }
+    // Other credentials never see that token.
+    let rotated = open_context(
+        json!({"baseUrl": format!("{}/v1", api.url()), "clientId": "cid", "clientSecret": "cs2", "tokenUrl": format!("{}/token", api.url())}),
+        &["cs2"],
+    );
+    let result = run(&engine, &source, "listPets", json!({}), &rotated)
+        .await
+        .outcome
+        .expect("listPets");
     assert!(result.success, "{result:?}");
-    let seen = seen.lock().expect("lock").clone();
-    assert_eq!(seen[0].0, "/token");
-    assert_eq!(seen[0].3, "grant_type=client_credentials");
-    assert_eq!(seen[1].2.as_deref(), Some("Bearer tok-42"));
-    assert_eq!(seen[1].1.as_deref(), Some("limit=5"));
+    assert_eq!(paths(&seen)[3..], ["/token", "/v1/pets"]);
 }
 
 #[tokio::test]

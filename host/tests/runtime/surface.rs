@@ -24,6 +24,7 @@ fn the_engine_imports_only_floh_and_the_served_wasi_subset() {
         "floh:connector/http",
         "floh:connector/log",
         "floh:connector/config",
+        "floh:connector/cache",
         "wasi:cli/environment",
         "wasi:cli/exit",
         "wasi:cli/stdin",
@@ -55,6 +56,7 @@ fn the_engine_imports_only_floh_and_the_served_wasi_subset() {
         "floh:connector/http",
         "floh:connector/log",
         "floh:connector/config",
+        "floh:connector/cache",
     ] {
         assert!(imports.contains(required), "missing {required}");
     }

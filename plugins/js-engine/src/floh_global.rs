@@ -1,6 +1,7 @@
 //! The `floh` global that scripts see, exactly as the spec documents it:
 //! `floh.http.get/post/put/patch/delete`, `floh.log.trace..error`,
-//! `floh.config`, `floh.params` and `floh.variables`.
+//! `floh.config`, `floh.params` and `floh.variables`; plus `floh.cache`
+//! (values kept between executions).
 //!
 //! The functions are installed once (into the build snapshot); the three data
 //! objects are replaced at the start of every run.
@@ -11,6 +12,7 @@ use javy::quickjs::{Ctx, Object, Result, Value};
 
 use crate::bindings::floh::connector::http::Method;
 use crate::bindings::floh::connector::log::{self, Level};
+use crate::cache_bridge;
 use crate::http_bridge::{self, BodyArgument};
 
 /// Create `globalThis.floh` with its functions and empty data objects, and
@@ -19,6 +21,7 @@ pub fn install(cx: &Ctx<'_>) -> Result<()> {
     let floh = Object::new(cx.clone())?;
     floh.set("http", http_object(cx)?)?;
     floh.set("log", log_object(cx)?)?;
+    floh.set("cache", cache_bridge::cache_object(cx)?)?;
     for name in ["config", "params", "variables"] {
         floh.set(name, Object::new(cx.clone())?)?;
     }

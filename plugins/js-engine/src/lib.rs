@@ -14,6 +14,7 @@ mod bindings {
     });
 }
 
+mod cache_bridge;
 mod floh_global;
 mod http_bridge;
 mod js_runtime;
