@@ -1,0 +1,1 @@
+//! The `authifi` connector type (work in progress).
