@@ -352,7 +352,7 @@ mod tests {
             &mut api,
             &cache,
             "createUser",
-            json!({"username": "ada", "email": "ada@example.com", "firstName": "Ada"}),
+            json!({"username": "ada", "email": "ada@example.com", "firstName": "Ada", "attributes": {"dept": "R&D"}}),
         )
         .expect("created");
         assert_eq!(created["userId"], "u1");
@@ -367,7 +367,7 @@ mod tests {
         assert_eq!(
             serde_json::from_slice::<Value>(sent.body.as_deref().unwrap_or_default())
                 .expect("json"),
-            json!({"username": "ada", "email": "ada@example.com", "firstName": "Ada", "enabled": true})
+            json!({"username": "ada", "email": "ada@example.com", "firstName": "Ada", "enabled": true, "attributes": {"dept": "R&D"}})
         );
         let error = exec(
             &mut api,
@@ -392,9 +392,13 @@ mod tests {
             &mut api,
             &cache,
             "updateUser",
-            json!({"userId": "u1", "enabled": false}),
+            json!({"userId": "u1", "enabled": false, "attributes": {"floor": 3}}),
         )
         .expect("updated");
+        assert_eq!(
+            user["user"]["attributes"],
+            json!({"dept": "R&D", "floor": 3})
+        );
         assert_eq!(user["user"]["enabled"], false);
         assert_eq!(user["user"]["firstName"], "Ada");
         let user = exec(&mut api, &cache, "getUser", json!({"userId": "u1"})).expect("read");

@@ -112,11 +112,7 @@ impl FakeAuthifi {
                 match method {
                     Method::Get => answer(200, user.clone()),
                     Method::Patch => {
-                        if let (Value::Object(user), Some(Value::Object(changes))) =
-                            (&mut *user, body)
-                        {
-                            user.extend(changes);
-                        }
+                        merge_patch(user, body.unwrap_or_default());
                         answer(200, user.clone())
                     }
                     Method::Delete => {
@@ -181,6 +177,22 @@ impl Transport for FakeAuthifi {
             .as_deref()
             .and_then(|b| serde_json::from_slice(b).ok());
         Ok(self.api(call.method, path, query, body))
+    }
+}
+
+/// RFC 7396: objects merge key by key, `null` removes, anything else replaces.
+fn merge_patch(target: &mut Value, patch: Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(&key);
+                } else {
+                    merge_patch(target.entry(key).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) => *target = patch,
     }
 }
 
