@@ -108,7 +108,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         cache_dir: Some(cache_dir),
         ..ScriptEngineOptions::default()
     })?);
-    let types = TypeRegistry::with_native_types();
+    let types = TypeRegistry::default();
     let shipped = shipped::register_all(&engine, &types)
         .await
         .context("loading the shipped plugins")?;

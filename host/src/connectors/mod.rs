@@ -1,5 +1,5 @@
-//! Execution models other than scripts: built-in types (native handlers in
-//! the host, WASM plugins later) and external services.
+//! Execution models other than scripts: built-in types (WASM plugins, see
+//! `crate::plugins`, or native handlers) and external services.
 //!
 //! Native code gets the same way out as sandboxed code: [`HostCalls`] wraps
 //! the http import (egress policy, limits, redirects, recording) and the log
@@ -7,7 +7,6 @@
 //! [`Execution`] record.
 
 pub mod external;
-pub mod http_type;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -62,13 +61,6 @@ pub struct TypeRegistry {
 }
 
 impl TypeRegistry {
-    /// A registry with the native types the host ships.
-    pub fn with_native_types() -> Self {
-        let registry = Self::default();
-        registry.register(Arc::new(http_type::HttpType::default()));
-        registry
-    }
-
     /// Add or replace a type.
     pub fn register(&self, handler: Arc<dyn BuiltinType>) {
         let name = handler.descriptor().name;

@@ -18,8 +18,18 @@ pub struct ShippedPlugin {
     pub wasm: &'static [u8],
 }
 
-/// Every shipped plugin.
-pub const SHIPPED: &[ShippedPlugin] = &[];
+/// Every shipped plugin. `http` is the generic REST type (it was native
+/// code in the host before plugins existed).
+pub const SHIPPED: &[ShippedPlugin] = &[
+    ShippedPlugin {
+        name: "http",
+        wasm: include_bytes!("../../../plugins/http/http.wasm"),
+    },
+    ShippedPlugin {
+        name: "authifi",
+        wasm: include_bytes!("../../../plugins/authifi/authifi.wasm"),
+    },
+];
 
 /// Load and register every shipped plugin; their statuses. A shipped plugin
 /// that fails to load is a build defect: the error names it.

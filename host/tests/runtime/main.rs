@@ -7,5 +7,6 @@ mod errors;
 mod my_crm;
 mod oas_drafts;
 mod sandbox;
+mod shipped_plugins;
 mod support;
 mod surface;
