@@ -70,6 +70,14 @@ impl Field {
         }
     }
 
+    /// Any JSON value (no type is checked).
+    pub fn any(name: &str) -> Self {
+        Self {
+            name: name.to_string(),
+            schema: json!({}),
+        }
+    }
+
     /// A string.
     pub fn string(name: &str) -> Self {
         Self::typed(name, "string")

@@ -30,6 +30,16 @@ pub fn patch(url: impl Into<String>) -> RequestBuilder {
     RequestBuilder::new(wit::Method::Patch, url)
 }
 
+/// Start a HEAD request.
+pub fn head(url: impl Into<String>) -> RequestBuilder {
+    RequestBuilder::new(wit::Method::Head, url)
+}
+
+/// Start an OPTIONS request.
+pub fn options(url: impl Into<String>) -> RequestBuilder {
+    RequestBuilder::new(wit::Method::Options, url)
+}
+
 /// Start a DELETE request.
 pub fn delete(url: impl Into<String>) -> RequestBuilder {
     RequestBuilder::new(wit::Method::Delete, url)

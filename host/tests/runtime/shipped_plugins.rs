@@ -205,3 +205,27 @@ async fn unusable_requests_and_refused_credentials_are_failures_with_reasons() {
             .all(|seen| seen.method != "GET" || seen.query.is_none())
     );
 }
+
+#[tokio::test]
+async fn head_requests_and_untyped_bodies_are_sent() {
+    let router = axum::Router::new().route(
+        "/v1/items",
+        get(|| async { "listed" }).post(|body: String| async move { body }),
+    );
+    let api = Upstream::start(router).await;
+    let engine = Arc::new(engine());
+    let http = shipped(&engine, "http").await;
+    let config = json!({"baseUrl": format!("{}/v1", api.url())});
+    let head = json!({"method": "HEAD", "path": "/items"});
+    let result = run(&http, &engine, config.clone(), "request", head).await;
+    assert!(result.success, "{result:?}");
+    assert_eq!(result.data.expect("data")["status"], 200);
+    for (body, sent) in [(json!("a=b"), "a=b"), (json!([1, 2]), "[1,2]")] {
+        let post = json!({"method": "POST", "path": "/items", "body": body});
+        let result = run(&http, &engine, config.clone(), "request", post).await;
+        assert!(result.success, "{result:?}");
+        assert_eq!(result.data.expect("data")["body"], sent);
+    }
+    let methods: Vec<String> = api.seen().into_iter().map(|seen| seen.method).collect();
+    assert_eq!(methods, ["HEAD", "POST", "POST"]);
+}

@@ -4,7 +4,7 @@
 use floh_sdk::{Command, Field, TypeInfo};
 
 /// The methods the `request` command accepts.
-pub const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
+pub const METHODS: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Name, version, config fields and commands.
 pub fn type_info() -> TypeInfo {
@@ -59,11 +59,9 @@ pub fn type_info() -> TypeInfo {
         )
 }
 
-/// `body` should take any JSON (the native type leaves it untyped and sends
-/// a string as is), but every SDK field has a type and the host checks it:
-/// until the SDK has an untyped field, bodies are JSON objects.
+/// `body` takes any JSON: a string is sent as is, anything else as JSON.
 fn untyped_body() -> Field {
-    Field::object("body")
+    Field::any("body")
         .description("Request body: a string is sent as is, other JSON as application/json")
 }
 

@@ -18,11 +18,14 @@ pub enum Method {
     Patch,
     /// DELETE.
     Delete,
+    /// HEAD.
+    Head,
+    /// OPTIONS.
+    Options,
 }
 
 impl Method {
-    /// The method called `name` (any case). `None` for unknown methods and
-    /// for HEAD and OPTIONS, which the guest SDK cannot send.
+    /// The method called `name` (any case); `None` for unknown methods.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name.to_ascii_uppercase().as_str() {
             "GET" => Self::Get,
@@ -30,6 +33,8 @@ impl Method {
             "PUT" => Self::Put,
             "PATCH" => Self::Patch,
             "DELETE" => Self::Delete,
+            "HEAD" => Self::Head,
+            "OPTIONS" => Self::Options,
             _ => return None,
         })
     }
@@ -92,6 +97,8 @@ impl Transport for HostTransport {
             Method::Put => http::put(call.url.clone()),
             Method::Patch => http::patch(call.url.clone()),
             Method::Delete => http::delete(call.url.clone()),
+            Method::Head => http::head(call.url.clone()),
+            Method::Options => http::options(call.url.clone()),
         };
         for (name, value) in &call.headers {
             builder = builder.header(name, value);
@@ -115,10 +122,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn head_and_options_are_not_sendable() {
+    fn methods_parse_in_any_case() {
         assert_eq!(Method::parse("patch"), Some(Method::Patch));
-        assert_eq!(Method::parse("HEAD"), None);
-        assert_eq!(Method::parse("OPTIONS"), None);
+        assert_eq!(Method::parse("HEAD"), Some(Method::Head));
+        assert_eq!(Method::parse("options"), Some(Method::Options));
         assert_eq!(Method::parse("FETCH"), None);
     }
 }
