@@ -182,6 +182,31 @@ impl Response {
         })
     }
 
+    /// The reason an error answer gives, in whichever common shape: `{"error":
+    /// {"code", "message"}}`, OAuth2's `{"error", "error_description"}`, a
+    /// bare `{"message"}`, or plain text (proxies answer in their own ways).
+    pub fn reason(&self) -> Option<String> {
+        let text = self.text();
+        let Ok(body) = serde_json::from_str::<serde_json::Value>(&text) else {
+            let excerpt: String = text.trim().chars().take(200).collect();
+            return (!excerpt.is_empty()).then_some(excerpt);
+        };
+        let string = |value: &serde_json::Value| value.as_str().map(str::to_string);
+        if let Some(message) = body["error"].get("message").and_then(string) {
+            return Some(match body["error"].get("code").and_then(string) {
+                Some(code) => format!("{code}: {message}"),
+                None => message,
+            });
+        }
+        if let Some(code) = string(&body["error"]) {
+            return Some(match string(&body["error_description"]) {
+                Some(description) => format!("{code}: {description}"),
+                None => code,
+            });
+        }
+        string(&body["message"])
+    }
+
     /// `Ok(self)` for 2xx, otherwise an error naming the status and the start
     /// of the body.
     pub fn error_for_status(self) -> Result<Self, crate::Error> {
@@ -249,6 +274,32 @@ pub fn encode_component(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_error_shape_yields_its_reason() {
+        for (body, expected) in [
+            (
+                r#"{"error":{"code":"conflict","message":"username taken"}}"#,
+                Some("conflict: username taken"),
+            ),
+            (r#"{"error":{"message":"no"}}"#, Some("no")),
+            (
+                r#"{"error":"invalid_client","error_description":"bad secret"}"#,
+                Some("invalid_client: bad secret"),
+            ),
+            (r#"{"message":"down"}"#, Some("down")),
+            ("Bad Gateway", Some("Bad Gateway")),
+            ("{}", None),
+            ("", None),
+        ] {
+            let response = Response {
+                status: 500,
+                headers: Vec::new(),
+                body: body.as_bytes().to_vec(),
+            };
+            assert_eq!(response.reason().as_deref(), expected, "{body}");
+        }
+    }
 
     #[test]
     fn components_are_percent_encoded() {

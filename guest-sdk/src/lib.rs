@@ -87,8 +87,10 @@ mod error;
 pub mod export;
 pub mod http;
 pub mod log;
+pub mod oauth2;
 mod output;
 mod request;
+pub mod transport;
 
 pub use describe::{Command, Field, TypeInfo};
 pub use error::{Error, Result};

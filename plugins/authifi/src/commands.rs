@@ -10,7 +10,7 @@ use serde_json::{Map, Value, json};
 
 use crate::errors::{api_error, reason_suffix};
 use crate::session::Session;
-use crate::transport::{Call, Method};
+use floh_sdk::transport::{Call, Method};
 
 /// Page size when `limit` is not given.
 pub const DEFAULT_LIMIT: u32 = 50;
@@ -309,7 +309,7 @@ mod tests {
     use super::*;
     use crate::config::AuthifiConfig;
     use crate::fake::{BASE, FakeAuthifi, MemoryCache, config_json};
-    use crate::oauth2::TokenCache;
+    use floh_sdk::oauth2::TokenCache;
 
     /// Run one command as one execution: a fresh session, the shared cache.
     fn exec(
@@ -524,7 +524,7 @@ mod tests {
             .expect_err("refused");
         assert_eq!(
             error.message(),
-            "the authifi token endpoint answered HTTP 401: invalid_client: bad client credentials"
+            "the token endpoint answered HTTP 401: invalid_client: bad client credentials"
         );
     }
 

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use floh_sdk::http::Response;
 use serde_json::{Value, json};
 
-use crate::oauth2::TokenCache;
-use crate::transport::{Call, Method, Transport};
+use floh_sdk::oauth2::TokenCache;
+use floh_sdk::transport::{Call, Method, Transport};
 
 pub const BASE: &str = "https://auth.example.com/_api";
 

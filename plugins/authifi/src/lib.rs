@@ -3,18 +3,16 @@
 //! OAuth2 client credentials. `README.md` writes down the endpoints it
 //! assumes and the JSON it sends and expects.
 //!
-//! Commands run over a [`transport::Transport`] and an
-//! [`oauth2::TokenCache`]; the plugin passes the host's, unit tests pass a
+//! Commands run over a [`floh_sdk::transport::Transport`] and an
+//! [`floh_sdk::oauth2::TokenCache`]; the plugin passes the host's, unit tests pass a
 //! fake Authifi, so everything but this file is tested natively.
 
 pub mod commands;
 pub mod config;
 pub mod errors;
-pub mod oauth2;
 pub mod query;
 pub mod schema;
 pub mod session;
-pub mod transport;
 
 #[cfg(test)]
 mod fake;
@@ -22,9 +20,9 @@ mod fake;
 use floh_sdk::{Connector, Error, Output, Request, TypeInfo};
 
 use crate::config::AuthifiConfig;
-use crate::oauth2::HostTokenCache;
 use crate::session::Session;
-use crate::transport::HostTransport;
+use floh_sdk::oauth2::HostTokenCache;
+use floh_sdk::transport::HostTransport;
 
 /// The `authifi` type.
 pub struct Authifi;

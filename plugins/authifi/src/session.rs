@@ -5,8 +5,8 @@
 use floh_sdk::http::Response;
 
 use crate::config::AuthifiConfig;
-use crate::oauth2::{self, TokenCache};
-use crate::transport::{Call, Transport};
+use floh_sdk::oauth2::{self, ClientAuth, TokenCache};
+use floh_sdk::transport::{Call, Transport};
 
 /// One execution's view of the tenant.
 pub struct Session<'a> {
@@ -40,6 +40,8 @@ impl<'a> Session<'a> {
             &self.config.token_url(),
             &self.config.client_id,
             &self.config.client_secret,
+            None,
+            ClientAuth::FormBody,
         );
         oauth2::token(&request, self.transport, self.cache, refresh)
     }

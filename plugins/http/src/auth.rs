@@ -5,8 +5,8 @@ use floh_sdk::http::Response;
 
 use crate::address::append_query;
 use crate::config::{ApiKeyIn, AuthType, HttpConfig};
-use crate::oauth2::{self, TokenCache};
-use crate::transport::{Call, Transport};
+use floh_sdk::oauth2::{self, ClientAuth, TokenCache};
+use floh_sdk::transport::{Call, Transport};
 
 /// Send `call` with the configured credentials.
 pub fn send_authenticated(
@@ -85,6 +85,7 @@ fn authorize(
                     .as_deref()
                     .ok_or_else(|| missing("clientSecret"))?,
                 config.scope.as_deref(),
+                ClientAuth::Basic,
             );
             let token = oauth2::token(&request, transport, cache, refresh)?;
             call.headers
@@ -102,8 +103,8 @@ pub(crate) mod fakes {
 
     use floh_sdk::http::Response;
 
-    use crate::oauth2::TokenCache;
-    use crate::transport::{Call, Transport};
+    use floh_sdk::oauth2::TokenCache;
+    use floh_sdk::transport::{Call, Transport};
 
     /// Answers token requests (to URLs ending in `/token`) with `t-N` and
     /// API requests with 200, except that an API request carrying a token
@@ -173,7 +174,7 @@ mod tests {
 
     use super::fakes::{FakeApi, MemoryCache};
     use super::*;
-    use crate::transport::Method;
+    use floh_sdk::transport::Method;
 
     fn config(value: serde_json::Value) -> HttpConfig {
         HttpConfig::from_json(value).expect("config")

@@ -4,17 +4,15 @@
 //! guest SDK, with the same name, config fields and commands, so it can
 //! replace it; `README.md` lists where it differs.
 //!
-//! The logic lives in modules that take a [`transport::Transport`] and an
-//! [`oauth2::TokenCache`], so it is unit-tested natively with fakes; only
+//! The logic lives in modules that take a [`floh_sdk::transport::Transport`] and an
+//! [`floh_sdk::oauth2::TokenCache`], so it is unit-tested natively with fakes; only
 //! this file talks to the host.
 
 pub mod address;
 pub mod auth;
 pub mod config;
-pub mod oauth2;
 pub mod response;
 pub mod schema;
-pub mod transport;
 
 use std::collections::BTreeMap;
 
@@ -23,8 +21,8 @@ use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::config::HttpConfig;
-use crate::oauth2::{HostTokenCache, TokenCache};
-use crate::transport::{Call, HostTransport, Method, Transport};
+use floh_sdk::oauth2::{HostTokenCache, TokenCache};
+use floh_sdk::transport::{Call, HostTransport, Method, Transport};
 
 /// The `http` type.
 pub struct HttpType;

@@ -1,9 +1,9 @@
-//! A request as plain data, and the seam that sends it. Commands build
-//! [`Call`]s and hand them to a [`Transport`]; in the plugin that is the host
-//! (`floh_sdk::http`), in unit tests a scripted fake, so auth and retry logic
-//! is tested without the host.
+//! A request as plain data, and the seam that sends it. A plugin's logic
+//! builds [`Call`]s and hands them to a [`Transport`]: [`HostTransport`] in
+//! the plugin (the host's HTTP import), a scripted fake in native unit tests,
+//! so auth, retry and mapping logic is tested without the host.
 
-use floh_sdk::http::{self, Response};
+use crate::http::{self, Response};
 
 /// The methods the SDK can send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,11 +18,14 @@ pub enum Method {
     Patch,
     /// DELETE.
     Delete,
+    /// HEAD.
+    Head,
+    /// OPTIONS.
+    Options,
 }
 
 impl Method {
-    /// The method called `name` (any case). `None` for unknown methods and
-    /// for HEAD and OPTIONS, which the guest SDK cannot send.
+    /// The method called `name` (any case); `None` for unknown methods.
     pub fn parse(name: &str) -> Option<Self> {
         Some(match name.to_ascii_uppercase().as_str() {
             "GET" => Self::Get,
@@ -30,6 +33,8 @@ impl Method {
             "PUT" => Self::Put,
             "PATCH" => Self::Patch,
             "DELETE" => Self::Delete,
+            "HEAD" => Self::Head,
+            "OPTIONS" => Self::Options,
             _ => return None,
         })
     }
@@ -92,6 +97,8 @@ impl Transport for HostTransport {
             Method::Put => http::put(call.url.clone()),
             Method::Patch => http::patch(call.url.clone()),
             Method::Delete => http::delete(call.url.clone()),
+            Method::Head => http::head(call.url.clone()),
+            Method::Options => http::options(call.url.clone()),
         };
         for (name, value) in &call.headers {
             builder = builder.header(name, value);
@@ -106,7 +113,7 @@ impl Transport for HostTransport {
     }
 
     fn note(&mut self, message: &str) {
-        floh_sdk::info!("{message}");
+        crate::log::write(crate::log::Level::Debug, message);
     }
 }
 
@@ -115,10 +122,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn head_and_options_are_not_sendable() {
+    fn methods_parse_in_any_case() {
         assert_eq!(Method::parse("patch"), Some(Method::Patch));
-        assert_eq!(Method::parse("HEAD"), None);
-        assert_eq!(Method::parse("OPTIONS"), None);
+        assert_eq!(Method::parse("HEAD"), Some(Method::Head));
+        assert_eq!(Method::parse("options"), Some(Method::Options));
         assert_eq!(Method::parse("FETCH"), None);
     }
 }

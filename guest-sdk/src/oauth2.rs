@@ -3,9 +3,9 @@
 //! per-connector cache; there is no clock in the guest, so "until shortly
 //! before it expires" is the cache entry's TTL.
 
-use floh_sdk::http::{Response, encode_component};
 use serde::Deserialize;
 
+use crate::http::{Response, encode_component};
 use crate::transport::{Call, Method, Transport};
 
 /// The cache key. The host scopes the cache to the connector and its
@@ -33,21 +33,21 @@ pub struct HostTokenCache;
 
 impl TokenCache for HostTokenCache {
     fn get(&self) -> Option<String> {
-        floh_sdk::cache::get(TOKEN_CACHE_KEY)
+        crate::cache::get(TOKEN_CACHE_KEY)
     }
 
     fn set(&self, token: &str, ttl_seconds: u32) -> Result<(), String> {
-        floh_sdk::cache::set(TOKEN_CACHE_KEY, token, ttl_seconds)
+        crate::cache::set(TOKEN_CACHE_KEY, token, ttl_seconds)
     }
 
     fn forget(&self) {
-        floh_sdk::cache::delete(TOKEN_CACHE_KEY);
+        crate::cache::delete(TOKEN_CACHE_KEY);
     }
 }
 
 /// How long to cache a token the endpoint says lives `expires_in` seconds:
 /// `None` when it would expire within the margin (then it is used once and
-/// not kept, as the native type does).
+/// not kept).
 pub fn cache_ttl(expires_in: Option<u64>) -> Option<u32> {
     let lifetime = expires_in.unwrap_or(DEFAULT_LIFETIME_SECONDS);
     let ttl = lifetime.saturating_sub(EXPIRY_MARGIN_SECONDS);
@@ -64,8 +64,12 @@ struct TokenResponse {
 /// The token and its cache TTL from the endpoint's answer.
 pub fn parse_token_response(response: &Response) -> Result<(String, Option<u32>), String> {
     if !response.is_success() {
+        let reason = response
+            .reason()
+            .map(|reason| format!(": {reason}"))
+            .unwrap_or_default();
         return Err(format!(
-            "the token endpoint answered HTTP {}",
+            "the token endpoint answered HTTP {}{reason}",
             response.status
         ));
     }
@@ -77,15 +81,31 @@ pub fn parse_token_response(response: &Response) -> Result<(String, Option<u32>)
     Ok((token, cache_ttl(body.expires_in)))
 }
 
-/// The client-credentials request: form body, client authenticated with
-/// HTTP Basic (`client_secret_basic`), as the native type sends it.
+/// How the client authenticates to the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with the client id and secret (`client_secret_basic`).
+    Basic,
+    /// Client id and secret in the form body (`client_secret_post`).
+    FormBody,
+}
+
+/// The client-credentials request: a form body (with `scope` when given),
+/// the client authenticated as `auth` says.
 pub fn token_call(
     token_url: &str,
     client_id: &str,
     client_secret: &str,
     scope: Option<&str>,
+    auth: ClientAuth,
 ) -> Call {
     let mut form = String::from("grant_type=client_credentials");
+    if auth == ClientAuth::FormBody {
+        form.push_str("&client_id=");
+        form.push_str(&encode_component(client_id));
+        form.push_str("&client_secret=");
+        form.push_str(&encode_component(client_secret));
+    }
     if let Some(scope) = scope {
         form.push_str("&scope=");
         form.push_str(&encode_component(scope));
@@ -98,7 +118,9 @@ pub fn token_call(
         ),
         ("accept".into(), "application/json".into()),
     ];
-    call.basic = Some((client_id.to_string(), client_secret.to_string()));
+    if auth == ClientAuth::Basic {
+        call.basic = Some((client_id.to_string(), client_secret.to_string()));
+    }
     call.body = Some(form.into_bytes());
     call
 }
@@ -156,6 +178,11 @@ mod tests {
         );
         for (status, body, expected) in [
             (401, "{}", "HTTP 401"),
+            (
+                401,
+                r#"{"error":"invalid_client","error_description":"bad secret"}"#,
+                "HTTP 401: invalid_client: bad secret",
+            ),
             (200, "<html>", "did not answer JSON"),
             (200, "{}", "no access_token"),
         ] {
@@ -165,13 +192,31 @@ mod tests {
     }
 
     #[test]
-    fn the_token_request_is_client_credentials_with_basic_auth() {
-        let call = token_call("https://idp/token", "cid", "sec", Some("read write"));
+    fn the_token_request_authenticates_the_client_either_way() {
+        let call = token_call(
+            "https://idp/token",
+            "cid",
+            "sec",
+            Some("read write"),
+            ClientAuth::Basic,
+        );
         assert_eq!(call.method, Method::Post);
         assert_eq!(call.basic, Some(("cid".into(), "sec".into())));
         assert_eq!(
             call.body.as_deref(),
             Some(&b"grant_type=client_credentials&scope=read%20write"[..])
+        );
+        let call = token_call(
+            "https://idp/token",
+            "cid",
+            "s&c",
+            None,
+            ClientAuth::FormBody,
+        );
+        assert_eq!(call.basic, None);
+        assert_eq!(
+            call.body.as_deref(),
+            Some(&b"grant_type=client_credentials&client_id=cid&client_secret=s%26c"[..])
         );
     }
 }
