@@ -96,50 +96,78 @@ impl TypeRegistry {
 }
 
 /// HTTP and logging for native handlers, under the same rules as sandboxes.
+/// A sandboxed handler (a WASM plugin) takes the imports into its store
+/// instead and hands back what they recorded.
 pub struct HostCalls {
-    http: HttpImport,
-    log: LogCapture,
+    imports: Imports,
+    deadline: Instant,
     started: Instant,
-    sandboxed: Option<(Vec<LogEntry>, Vec<HttpCall>)>,
+}
+
+enum Imports {
+    /// Used by the host: native code calls `send` and `log`.
+    Here(HttpImport, LogCapture),
+    /// Moved into a sandbox's store.
+    Lent,
+    /// What the sandbox recorded.
+    Returned(Vec<LogEntry>, Vec<HttpCall>),
 }
 
 impl HostCalls {
     /// Wrap an http import and a log capture made for one execution.
     pub fn new(http: HttpImport, log: LogCapture) -> Self {
         Self {
-            http,
-            log,
+            deadline: http.deadline(),
+            imports: Imports::Here(http, log),
             started: Instant::now(),
-            sandboxed: None,
         }
     }
 
     /// When the execution's time is up.
     pub fn deadline(&self) -> Instant {
-        self.http.deadline()
+        self.deadline
     }
 
-    /// Take the logs and HTTP calls of a sandbox that did the work with its
-    /// own imports (a WASM plugin); they replace this recorder's own.
-    pub fn record_sandboxed(&mut self, logs: Vec<LogEntry>, http_calls: Vec<HttpCall>) {
-        self.sandboxed = Some((logs, http_calls));
+    /// Lend the imports to a sandbox that makes the calls itself (a WASM
+    /// plugin); `None` when they were lent already.
+    pub fn lend(&mut self) -> Option<(HttpImport, LogCapture)> {
+        match std::mem::replace(&mut self.imports, Imports::Lent) {
+            Imports::Here(http, log) => Some((http, log)),
+            other => {
+                self.imports = other;
+                None
+            }
+        }
+    }
+
+    /// Give back what the lent imports recorded.
+    pub fn give_back(&mut self, http: HttpImport, log: LogCapture) {
+        self.imports = Imports::Returned(log.into_entries(), http.into_calls());
     }
 
     /// Send a request (egress policy, limits, redirects, recording).
     pub async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
-        self.http.request(request).await
+        match &mut self.imports {
+            Imports::Here(http, _) => http.request(request).await,
+            _ => Err(HttpError::InvalidRequest(
+                "the HTTP import is lent to a sandbox".into(),
+            )),
+        }
     }
 
     /// Record a log line (filtered by level, secrets masked).
     pub fn log(&mut self, level: LogLevel, message: &str) {
-        self.log.record(level, message);
+        if let Imports::Here(_, log) = &mut self.imports {
+            log.record(level, message);
+        }
     }
 
     /// The execution record for `outcome`.
     pub fn finish(self, outcome: Result<ConnectorResult, ExecutionError>) -> Execution {
-        let (logs, http_calls) = match self.sandboxed {
-            Some(recorded) => recorded,
-            None => (self.log.into_entries(), self.http.into_calls()),
+        let (logs, http_calls) = match self.imports {
+            Imports::Here(http, log) => (log.into_entries(), http.into_calls()),
+            Imports::Returned(logs, http_calls) => (logs, http_calls),
+            Imports::Lent => (Vec::new(), Vec::new()),
         };
         Execution {
             outcome,

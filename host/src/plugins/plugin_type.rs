@@ -78,10 +78,12 @@ impl PluginType {
     ) -> Result<ConnectorResult, ExecutionError> {
         let deadline = calls.deadline();
         let timeout = deadline.saturating_duration_since(Instant::now());
-        let mut store = self
-            .engine
-            .new_store(context, deadline)
-            .map_err(|e| ExecutionError::Trap(e.to_string()))?;
+        // The store uses the execution's own imports: the policy, limits and
+        // deadline the service set up, no second set.
+        let (http, log) = calls
+            .lend()
+            .ok_or_else(|| ExecutionError::Trap("the host calls were lent already".into()))?;
+        let mut store = self.engine.store_with(context, deadline, http, log);
         let wit_invocation = script_internals::wit_invocation(invocation, timeout);
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
@@ -106,7 +108,7 @@ impl PluginType {
             }
         };
         let state = store.into_data();
-        calls.record_sandboxed(state.log.into_entries(), state.http.into_calls());
+        calls.give_back(state.http, state.log);
         script_internals::redact_outcome(outcome, &context.redactor)
     }
 }

@@ -299,6 +299,17 @@ impl ScriptEngine {
         deadline: Instant,
     ) -> anyhow::Result<Store<HostState>> {
         let (http, log) = self.imports(context, deadline)?;
+        Ok(self.store_with(context, deadline, http, log))
+    }
+
+    /// A store like [`Self::new_store`]'s, around imports made already.
+    pub(crate) fn store_with(
+        &self,
+        context: &ExecutionContext,
+        deadline: Instant,
+        http: HttpImport,
+        log: LogCapture,
+    ) -> Store<HostState> {
         let config = ConfigImport::new(&context.config);
         let cache = self
             .cache
@@ -320,7 +331,7 @@ impl ScriptEngine {
                 Ok(UpdateDeadline::Yield(YIELD_EVERY_TICKS))
             }
         });
-        Ok(store)
+        store
     }
 
     async fn run(
