@@ -114,18 +114,7 @@ impl RequestBuilder {
 
     /// Send it and wait for the response (any status).
     pub fn send(self) -> Result<Response, HttpError> {
-        let mut url = self.url;
-        if !self.query.is_empty() {
-            let pairs: Vec<String> = self
-                .query
-                .iter()
-                .map(|(name, value)| {
-                    format!("{}={}", encode_component(name), encode_component(value))
-                })
-                .collect();
-            url.push(if url.contains('?') { '&' } else { '?' });
-            url.push_str(&pairs.join("&"));
-        }
+        let url = append_query(&self.url, &self.query);
         let request = wit::Request {
             method: self.method,
             url,
@@ -257,6 +246,19 @@ impl fmt::Display for HttpError {
 
 impl std::error::Error for HttpError {}
 
+/// `url` with `pairs` appended to its query string, percent-encoded.
+pub fn append_query(url: &str, pairs: &[(String, String)]) -> String {
+    if pairs.is_empty() {
+        return url.to_string();
+    }
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| format!("{}={}", encode_component(name), encode_component(value)))
+        .collect();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}{}", encoded.join("&"))
+}
+
 /// Percent-encode everything but RFC 3986 unreserved characters.
 pub fn encode_component(text: &str) -> String {
     let mut encoded = String::with_capacity(text.len());
@@ -299,6 +301,21 @@ mod tests {
             };
             assert_eq!(response.reason().as_deref(), expected, "{body}");
         }
+    }
+
+    #[test]
+    fn query_pairs_are_encoded_and_appended() {
+        let pairs = [
+            ("filter".to_string(), "a b&c".to_string()),
+            ("limit".into(), "5".into()),
+        ];
+        assert_eq!(
+            append_query("http://h/u", &pairs),
+            "http://h/u?filter=a%20b%26c&limit=5"
+        );
+        let more = [("y".to_string(), "2".to_string())];
+        assert_eq!(append_query("http://h/u?x=1", &more), "http://h/u?x=1&y=2");
+        assert_eq!(append_query("http://h/u", &[]), "http://h/u");
     }
 
     #[test]

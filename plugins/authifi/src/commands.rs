@@ -167,7 +167,7 @@ fn list(session: &mut Session, collection: &str, action: &str, page: Page) -> Re
     if let Some(filter) = page.filter.filter(|f| !f.is_empty()) {
         query.push(("filter".into(), filter));
     }
-    let url = crate::query::append(&url(session, &[collection])?, &query);
+    let url = floh_sdk::http::append_query(&url(session, &[collection])?, &query);
     let response = send(session, json_call(Method::Get, url, None))?;
     if !response.is_success() {
         return Err(Error::new(api_error(action, &response)));
@@ -280,7 +280,7 @@ fn membership(session: &mut Session, member: Membership, method: Method) -> Resu
 /// the tenant id.
 fn test(session: &mut Session) -> Result<Value, Error> {
     session.token(true).map_err(Error::new)?;
-    let url = crate::query::append(
+    let url = floh_sdk::http::append_query(
         &url(session, &["users"])?,
         &[("limit".into(), "1".into()), ("offset".into(), "0".into())],
     );

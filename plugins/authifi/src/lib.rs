@@ -10,7 +10,6 @@
 pub mod commands;
 pub mod config;
 pub mod errors;
-pub mod query;
 pub mod schema;
 pub mod session;
 

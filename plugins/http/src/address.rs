@@ -3,7 +3,7 @@
 //! things the type needs by hand: refuse paths that would leave the base URL,
 //! percent-encode what must be, append query pairs.
 
-use floh_sdk::http::encode_component;
+use floh_sdk::http::append_query;
 use serde_json::Value;
 
 /// `base` + relative `path` + `query`. The path may not leave the base URL
@@ -39,19 +39,6 @@ pub fn build_url(
         }
     }
     Ok(append_query(&url, &pairs))
-}
-
-/// `url` with `pairs` appended to its query string (percent-encoded).
-pub fn append_query(url: &str, pairs: &[(String, String)]) -> String {
-    if pairs.is_empty() {
-        return url.to_string();
-    }
-    let encoded: Vec<String> = pairs
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode_component(k), encode_component(v)))
-        .collect();
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}{}", encoded.join("&"))
 }
 
 /// A JSON value as header or query text: strings without quotes.

@@ -3,8 +3,8 @@
 
 use floh_sdk::http::Response;
 
-use crate::address::append_query;
 use crate::config::{ApiKeyIn, AuthType, HttpConfig};
+use floh_sdk::http::append_query;
 use floh_sdk::oauth2::{self, ClientAuth, TokenCache};
 use floh_sdk::transport::{Call, Transport};
 
