@@ -45,6 +45,29 @@ impl TokenCache for HostTokenCache {
     }
 }
 
+/// A cache in memory, for native unit tests of plugin logic: it records the
+/// TTL it was given (expiry is not simulated).
+#[derive(Debug, Default)]
+pub struct MemoryTokenCache {
+    /// The token kept and its TTL in seconds.
+    pub token: std::cell::RefCell<Option<(String, u32)>>,
+}
+
+impl TokenCache for MemoryTokenCache {
+    fn get(&self) -> Option<String> {
+        self.token.borrow().as_ref().map(|(token, _)| token.clone())
+    }
+
+    fn set(&self, token: &str, ttl_seconds: u32) -> Result<(), String> {
+        *self.token.borrow_mut() = Some((token.to_string(), ttl_seconds));
+        Ok(())
+    }
+
+    fn forget(&self) {
+        *self.token.borrow_mut() = None;
+    }
+}
+
 /// How long to cache a token the endpoint says lives `expires_in` seconds:
 /// `None` when it would expire within the margin (then it is used once and
 /// not kept).

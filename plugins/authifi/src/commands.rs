@@ -308,7 +308,8 @@ mod tests {
 
     use super::*;
     use crate::config::AuthifiConfig;
-    use crate::fake::{BASE, FakeAuthifi, MemoryCache, config_json};
+    use crate::fake::{BASE, FakeAuthifi, config_json};
+    use floh_sdk::oauth2::MemoryTokenCache as MemoryCache;
     use floh_sdk::oauth2::TokenCache;
 
     /// Run one command as one execution: a fresh session, the shared cache.

@@ -1,13 +1,11 @@
 //! An in-memory Authifi speaking the endpoint shapes of README.md, and the
 //! host cache in memory: the whole plugin runs natively against them.
 
-use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use floh_sdk::http::Response;
 use serde_json::{Value, json};
 
-use floh_sdk::oauth2::TokenCache;
 use floh_sdk::transport::{Call, Method, Transport};
 
 pub const BASE: &str = "https://auth.example.com/_api";
@@ -193,26 +191,5 @@ fn merge_patch(target: &mut Value, patch: Value) {
             }
         }
         (target, patch) => *target = patch,
-    }
-}
-
-/// The host cache, in memory (TTLs are recorded, not simulated).
-#[derive(Default)]
-pub struct MemoryCache {
-    pub token: RefCell<Option<(String, u32)>>,
-}
-
-impl TokenCache for MemoryCache {
-    fn get(&self) -> Option<String> {
-        self.token.borrow().as_ref().map(|(token, _)| token.clone())
-    }
-
-    fn set(&self, token: &str, ttl_seconds: u32) -> Result<(), String> {
-        *self.token.borrow_mut() = Some((token.to_string(), ttl_seconds));
-        Ok(())
-    }
-
-    fn forget(&self) {
-        *self.token.borrow_mut() = None;
     }
 }

@@ -99,11 +99,8 @@ fn authorize(
 pub(crate) mod fakes {
     //! A scripted API and an in-memory cache, standing in for the host.
 
-    use std::cell::RefCell;
-
     use floh_sdk::http::Response;
 
-    use floh_sdk::oauth2::TokenCache;
     use floh_sdk::transport::{Call, Transport};
 
     /// Answers token requests (to URLs ending in `/token`) with `t-N` and
@@ -145,35 +142,15 @@ pub(crate) mod fakes {
             Ok(answer(200, format!(r#"{{"auth":"{auth}"}}"#)))
         }
     }
-
-    /// The host cache, in memory (TTLs are not simulated).
-    #[derive(Default)]
-    pub struct MemoryCache {
-        pub token: RefCell<Option<(String, u32)>>,
-    }
-
-    impl TokenCache for MemoryCache {
-        fn get(&self) -> Option<String> {
-            self.token.borrow().as_ref().map(|(token, _)| token.clone())
-        }
-
-        fn set(&self, token: &str, ttl_seconds: u32) -> Result<(), String> {
-            *self.token.borrow_mut() = Some((token.to_string(), ttl_seconds));
-            Ok(())
-        }
-
-        fn forget(&self) {
-            *self.token.borrow_mut() = None;
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::fakes::{FakeApi, MemoryCache};
+    use super::fakes::FakeApi;
     use super::*;
+    use floh_sdk::oauth2::MemoryTokenCache as MemoryCache;
     use floh_sdk::transport::Method;
 
     fn config(value: serde_json::Value) -> HttpConfig {

@@ -136,8 +136,9 @@ pub fn test(
 mod tests {
     use serde_json::json;
 
-    use super::auth::fakes::{FakeApi, MemoryCache};
+    use super::auth::fakes::FakeApi;
     use super::*;
+    use floh_sdk::oauth2::MemoryTokenCache as MemoryCache;
 
     fn config(value: Value) -> HttpConfig {
         HttpConfig::from_json(value).expect("config")
