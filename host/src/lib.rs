@@ -5,6 +5,7 @@
 //! WIT interface (`wit/`), implemented in [`imports`] and policed by
 //! [`egress`] and [`redact`]. [`runtime`] owns the engine and the sandboxes.
 
+pub mod agent;
 pub mod api;
 pub mod bindings;
 pub mod cli;

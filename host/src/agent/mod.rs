@@ -1,0 +1,15 @@
+//! The on-premise agent: runs connectors inside a private network.
+//!
+//! The agent opens an outbound WebSocket to the server (so the private
+//! network opens no inbound port), registers the connectors it serves, and
+//! executes the commands the server routes to it. This module holds what both
+//! sides share:
+//!
+//! - [`seal`]: each command's decrypted config is sealed to the agent's
+//!   X25519 key, so only that agent can read the secrets even when TLS ends
+//!   at a proxy in between.
+//! - [`keys`]: the agent's long-lived key pair, created once and kept 0600 in
+//!   its state directory.
+
+pub mod keys;
+pub mod seal;
