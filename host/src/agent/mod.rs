@@ -5,6 +5,8 @@
 //! executes the commands the server routes to it. This module holds what both
 //! sides share:
 //!
+//! - [`protocol`]: the messages on the socket (registration, `AgentCommand`,
+//!   `AgentResponse`), also documented in the README.
 //! - [`seal`]: each command's decrypted config is sealed to the agent's
 //!   X25519 key, so only that agent can read the secrets even when TLS ends
 //!   at a proxy in between.
@@ -12,4 +14,5 @@
 //!   its state directory.
 
 pub mod keys;
+pub mod protocol;
 pub mod seal;
