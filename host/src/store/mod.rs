@@ -4,6 +4,7 @@
 //! API acknowledges it. redb is synchronous, so every call runs on tokio's
 //! blocking pool, never on an async worker.
 
+mod agent_tokens;
 mod records;
 
 use std::path::Path;
@@ -13,6 +14,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
 pub use records::{ConnectorRecord, ExecutionRecord, Role, TokenRecord};
 
 /// Connector records by id.
@@ -77,6 +79,7 @@ impl Store {
         txn.open_table(EXECUTIONS)?;
         txn.open_table(TOKENS)?;
         txn.open_table(META)?;
+        txn.open_table(agent_tokens::AGENT_TOKENS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
