@@ -74,6 +74,27 @@ pub enum TokenCommand {
     },
 }
 
+/// `floh agent token …`.
+#[derive(Debug, Subcommand)]
+pub enum AgentTokenCommand {
+    /// Issue an agent token (shown once).
+    Create {
+        /// A label.
+        #[arg(long)]
+        name: String,
+        /// Seconds until the token stops registering agents (default: never).
+        #[arg(long = "expires-in")]
+        expires_in: Option<u64>,
+    },
+    /// List agent tokens (no secrets).
+    List,
+    /// Revoke an agent token; agents using it can no longer register.
+    Revoke {
+        /// The token's id (from `create` or `list`).
+        id: String,
+    },
+}
+
 struct Client {
     http: reqwest::Client,
     options: ClientOptions,
@@ -322,4 +343,35 @@ pub async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `floh agent token …`.
+pub async fn agent_token(options: ClientOptions, command: AgentTokenCommand) -> anyhow::Result<()> {
+    let client = Client::new(options)?;
+    let value = match command {
+        AgentTokenCommand::Create { name, expires_in } => {
+            let mut body = json!({"name": name});
+            if let Some(seconds) = expires_in {
+                body["expiresInSeconds"] = json!(seconds);
+            }
+            client
+                .call(reqwest::Method::POST, "/agents/tokens", Some(body))
+                .await?
+        }
+        AgentTokenCommand::List => {
+            client
+                .call(reqwest::Method::GET, "/agents/tokens", None)
+                .await?
+        }
+        AgentTokenCommand::Revoke { id } => {
+            client
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/agents/tokens/{}", encode(&id)),
+                    None,
+                )
+                .await?
+        }
+    };
+    print(&value)
 }

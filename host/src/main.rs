@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use floh::cli::{self, ClientOptions, ConnectorCommand, PluginCommand, TokenCommand};
+use floh::cli::{
+    self, AgentTokenCommand, ClientOptions, ConnectorCommand, PluginCommand, TokenCommand,
+};
 use floh::server::{self, ServeOptions};
 
 /// Floh connector host.
@@ -81,6 +83,11 @@ enum Command {
         #[command(flatten)]
         client: ClientOptions,
     },
+    /// On-premise agent administration.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
     /// Build step: pre-initialize a raw JavaScript engine component (used by `just guests`).
     #[command(hide = true)]
     PreinitEngine {
@@ -88,6 +95,17 @@ enum Command {
         input: PathBuf,
         /// Where to write the pre-initialized component.
         output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Manage agent tokens (what `floh agent` registers with).
+    Token {
+        #[command(subcommand)]
+        command: AgentTokenCommand,
+        #[command(flatten)]
+        client: ClientOptions,
     },
 }
 
@@ -137,6 +155,9 @@ async fn main() -> anyhow::Result<()> {
         } => cli::exec(client, &name, &command, params.as_deref()).await,
         Command::Test { name, client } => cli::test(client, &name).await,
         Command::Token { command, client } => cli::token(client, command).await,
+        Command::Agent {
+            command: AgentCommand::Token { command, client },
+        } => cli::agent_token(client, command).await,
         Command::PreinitEngine { input, output } => {
             let raw =
                 std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;

@@ -144,6 +144,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         state: AppState {
             service,
             auth,
+            agent_tokens: crate::agent::tokens::AgentTokens::new(store.clone()),
             metrics: Arc::new(Metrics::default()),
             plugins: Some(plugins.clone()),
         },

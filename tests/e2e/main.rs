@@ -1,6 +1,7 @@
 //! End-to-end tests: the real `floh` binary on a free port with a temporary
 //! data directory, real upstream HTTP servers in the test process.
 
+mod agent;
 mod authifi;
 mod crm;
 mod durability;

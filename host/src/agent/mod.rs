@@ -10,9 +10,12 @@
 //! - [`seal`]: each command's decrypted config is sealed to the agent's
 //!   X25519 key, so only that agent can read the secrets even when TLS ends
 //!   at a proxy in between.
+//! - [`tokens`]: the agent tokens agents register with (hashed, expiring,
+//!   revocable), issued through `POST /api/agents/tokens`.
 //! - [`keys`]: the agent's long-lived key pair, created once and kept 0600 in
 //!   its state directory.
 
 pub mod keys;
 pub mod protocol;
 pub mod seal;
+pub mod tokens;

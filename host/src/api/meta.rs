@@ -117,7 +117,16 @@ fn api_document() -> Value {
             "/api/connector-types": {"get": {"summary": "Registered built-in types", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
             "/api/plugins": {"get": {"summary": "Files of the plugin directory: loaded or refused, with the reason", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
             "/api/tokens": {"post": {"summary": "Issue an API token (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "executor"]}}}}}},
-                "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}}
+                "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}},
+            "/api/agents/tokens": {
+                "get": {"summary": "List agent tokens (no secrets)", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object"}}))}))},
+                "post": {"summary": "Issue an agent token (admin; shown once)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresInSeconds": {"type": "integer", "minimum": 0}}}}}},
+                    "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}
+            },
+            "/api/agents/tokens/{tokenId}": {
+                "delete": {"summary": "Revoke an agent token (admin)", "parameters": [{"name": "tokenId", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with_errors(json!({"200": ok(json!({"type": "object"}))}))}
+            }
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

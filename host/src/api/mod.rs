@@ -1,6 +1,7 @@
 //! The HTTP API (JSON over axum/hyper). Routes are listed here, handlers
 //! live by resource.
 
+mod agents;
 pub mod auth;
 mod connectors;
 pub mod error;
@@ -12,7 +13,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::service::ConnectorService;
@@ -28,6 +29,8 @@ pub struct AppState {
     pub service: Arc<ConnectorService>,
     /// Token authentication.
     pub auth: auth::TokenAuth,
+    /// Agent tokens.
+    pub agent_tokens: crate::agent::tokens::AgentTokens,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
@@ -57,6 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/connector-types", get(meta::connector_types))
         .route("/plugins", get(meta::plugins))
         .route("/tokens", post(meta::create_token))
+        .route(
+            "/agents/tokens",
+            get(agents::list_tokens).post(agents::create_token),
+        )
+        .route("/agents/tokens/{id}", delete(agents::revoke_token))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

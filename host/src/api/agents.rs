@@ -1,0 +1,61 @@
+//! Agent tokens: issue (admin), list, revoke (admin).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+
+use super::AppState;
+use super::error::{ApiError, ApiJson};
+use crate::agent::tokens::IssuedAgentToken;
+use crate::store::AgentTokenRecord;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AgentTokenRequest {
+    name: String,
+    #[serde(default)]
+    expires_in_seconds: Option<u64>,
+}
+
+pub async fn create_token(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<AgentTokenRequest>,
+) -> Result<(StatusCode, Json<IssuedAgentToken>), ApiError> {
+    if request.name.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "`name` must not be empty",
+        ));
+    }
+    let issued = state
+        .agent_tokens
+        .issue(&request.name, request.expires_in_seconds)
+        .await?;
+    Ok((StatusCode::CREATED, Json(issued)))
+}
+
+pub async fn list_tokens(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<AgentTokenRecord>>, ApiError> {
+    Ok(Json(state.agent_tokens.list().await?))
+}
+
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<AgentTokenRecord>, ApiError> {
+    state
+        .agent_tokens
+        .revoke(&id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "TOKEN_NOT_FOUND",
+                format!("no agent token with id `{id}`"),
+            )
+        })
+}
