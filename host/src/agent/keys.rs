@@ -136,24 +136,27 @@ mod tests {
 
     #[test]
     fn created_once_then_reused() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test");
         let state = dir.path().join("state");
-        let first = AgentKey::load_or_create(&state).unwrap();
-        let second = AgentKey::load_or_create(&state).unwrap();
+        let first = AgentKey::load_or_create(&state).expect("test");
+        let second = AgentKey::load_or_create(&state).expect("test");
         assert_eq!(first.public_base64(), second.public_base64());
         // The reloaded key opens what was sealed to the first one.
-        let sealed = seal::seal(first.public(), "c", b"x").unwrap();
-        assert_eq!(seal::open(second.secret(), "c", &sealed).unwrap(), b"x");
+        let sealed = seal::seal(first.public(), "c", b"x").expect("test");
+        assert_eq!(
+            seal::open(second.secret(), "c", &sealed).expect("test"),
+            b"x"
+        );
     }
 
     #[cfg(unix)]
     #[test]
     fn file_is_owner_only() {
         use std::os::unix::fs::PermissionsExt as _;
-        let dir = tempfile::tempdir().unwrap();
-        AgentKey::load_or_create(dir.path()).unwrap();
+        let dir = tempfile::tempdir().expect("test");
+        AgentKey::load_or_create(dir.path()).expect("test");
         let mode = std::fs::metadata(dir.path().join(KEY_FILE))
-            .unwrap()
+            .expect("test")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
@@ -161,8 +164,8 @@ mod tests {
 
     #[test]
     fn corrupt_file_is_an_error_not_a_new_key() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(KEY_FILE), "garbage").unwrap();
+        let dir = tempfile::tempdir().expect("test");
+        std::fs::write(dir.path().join(KEY_FILE), "garbage").expect("test");
         assert!(matches!(
             AgentKey::load_or_create(dir.path()),
             Err(KeyError::Corrupt(_))

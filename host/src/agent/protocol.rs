@@ -161,7 +161,7 @@ mod tests {
             "publicKey": "AAAA",
             "version": "0.1.0"
         }))
-        .unwrap();
+        .expect("test");
         assert_eq!(registration.connector_names, ["internal-ldap", "sap-hr"]);
         // The spec's four fields alone are not enough: no key, no sealing.
         let missing_key = serde_json::from_value::<Registration>(json!({
@@ -182,13 +182,13 @@ mod tests {
             heartbeat_seconds: 5,
         };
         assert_eq!(
-            serde_json::to_value(&registered).unwrap(),
+            serde_json::to_value(&registered).expect("test"),
             json!({"type": "registered", "serverVersion": "0.1.0", "heartbeatSeconds": 5})
         );
         let error: ServerMessage = serde_json::from_value(
             json!({"type": "error", "code": "INVALID_TOKEN", "message": "invalid agent token"}),
         )
-        .unwrap();
+        .expect("test");
         assert!(matches!(error, ServerMessage::Error { code, .. } if code == "INVALID_TOKEN"));
     }
 
@@ -206,8 +206,8 @@ mod tests {
             "config": {"ephemeralPublicKey": "e", "nonce": "n", "ciphertext": "c"},
             "timeoutMs": 30000
         });
-        let parsed: ServerMessage = serde_json::from_value(command.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&parsed).unwrap(), command);
+        let parsed: ServerMessage = serde_json::from_value(command.clone()).expect("test");
+        assert_eq!(serde_json::to_value(&parsed).expect("test"), command);
 
         let response = json!({
             "type": "response",
@@ -218,8 +218,8 @@ mod tests {
             "logs": [],
             "httpCalls": []
         });
-        let parsed: AgentMessage = serde_json::from_value(response.clone()).unwrap();
-        assert_eq!(serde_json::to_value(&parsed).unwrap(), response);
+        let parsed: AgentMessage = serde_json::from_value(response.clone()).expect("test");
+        assert_eq!(serde_json::to_value(&parsed).expect("test"), response);
     }
 
     #[test]

@@ -162,10 +162,10 @@ mod tests {
     #[test]
     fn round_trip() {
         let (secret, public) = key_pair();
-        let sealed = seal(&public, "cmd-1", br#"{"apiKey":"s3cret"}"#).unwrap();
+        let sealed = seal(&public, "cmd-1", br#"{"apiKey":"s3cret"}"#).expect("test");
         assert!(!sealed.ciphertext.contains("s3cret"));
         assert_eq!(
-            open(&secret, "cmd-1", &sealed).unwrap(),
+            open(&secret, "cmd-1", &sealed).expect("test"),
             br#"{"apiKey":"s3cret"}"#
         );
     }
@@ -173,8 +173,8 @@ mod tests {
     #[test]
     fn each_seal_uses_a_fresh_ephemeral_key_and_nonce() {
         let (_, public) = key_pair();
-        let a = seal(&public, "c", b"x").unwrap();
-        let b = seal(&public, "c", b"x").unwrap();
+        let a = seal(&public, "c", b"x").expect("test");
+        let b = seal(&public, "c", b"x").expect("test");
         assert_ne!(a.ephemeral_public_key, b.ephemeral_public_key);
         assert_ne!(a.nonce, b.nonce);
     }
@@ -183,7 +183,7 @@ mod tests {
     fn another_agents_key_cannot_open_it() {
         let (_, public) = key_pair();
         let (other_secret, _) = key_pair();
-        let sealed = seal(&public, "cmd-1", b"secret config").unwrap();
+        let sealed = seal(&public, "cmd-1", b"secret config").expect("test");
         assert_eq!(
             open(&other_secret, "cmd-1", &sealed),
             Err(SealError::Unopenable)
@@ -193,8 +193,8 @@ mod tests {
     #[test]
     fn tampered_ciphertext_fails() {
         let (secret, public) = key_pair();
-        let mut sealed = seal(&public, "cmd-1", b"secret config").unwrap();
-        let mut bytes = BASE64.decode(&sealed.ciphertext).unwrap();
+        let mut sealed = seal(&public, "cmd-1", b"secret config").expect("test");
+        let mut bytes = BASE64.decode(&sealed.ciphertext).expect("test");
         bytes[0] ^= 1;
         sealed.ciphertext = BASE64.encode(bytes);
         assert_eq!(open(&secret, "cmd-1", &sealed), Err(SealError::Unopenable));
@@ -203,8 +203,8 @@ mod tests {
     #[test]
     fn swapped_ephemeral_key_or_nonce_fails() {
         let (secret, public) = key_pair();
-        let a = seal(&public, "c", b"x").unwrap();
-        let b = seal(&public, "c", b"x").unwrap();
+        let a = seal(&public, "c", b"x").expect("test");
+        let b = seal(&public, "c", b"x").expect("test");
         let mut mixed = a.clone();
         mixed.ephemeral_public_key = b.ephemeral_public_key.clone();
         assert_eq!(open(&secret, "c", &mixed), Err(SealError::Unopenable));
@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn bound_to_the_command_id() {
         let (secret, public) = key_pair();
-        let sealed = seal(&public, "cmd-1", b"x").unwrap();
+        let sealed = seal(&public, "cmd-1", b"x").expect("test");
         assert_eq!(open(&secret, "cmd-2", &sealed), Err(SealError::Unopenable));
     }
 
@@ -230,7 +230,7 @@ mod tests {
     #[test]
     fn malformed_fields_are_reported() {
         let (secret, public) = key_pair();
-        let mut sealed = seal(&public, "c", b"x").unwrap();
+        let mut sealed = seal(&public, "c", b"x").expect("test");
         sealed.nonce = BASE64.encode([0u8; 12]);
         assert_eq!(
             open(&secret, "c", &sealed),

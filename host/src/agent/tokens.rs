@@ -129,18 +129,21 @@ mod tests {
     use super::*;
 
     async fn tokens() -> (tempfile::TempDir, AgentTokens) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("floh.redb")).unwrap();
+        let dir = tempfile::tempdir().expect("test");
+        let store = Store::open(&dir.path().join("floh.redb")).expect("test");
         (dir, AgentTokens::new(store))
     }
 
     #[tokio::test]
     async fn issued_token_verifies_until_revoked() {
         let (_dir, tokens) = tokens().await;
-        let issued = tokens.issue("plant-a", None).await.unwrap();
+        let issued = tokens.issue("plant-a", None).await.expect("test");
         assert!(issued.token.starts_with(TOKEN_PREFIX));
-        assert_eq!(tokens.verify(&issued.token).await.unwrap().name, "plant-a");
-        tokens.revoke(&issued.record.id).await.unwrap();
+        assert_eq!(
+            tokens.verify(&issued.token).await.expect("test").name,
+            "plant-a"
+        );
+        tokens.revoke(&issued.record.id).await.expect("test");
         assert!(matches!(
             tokens.verify(&issued.token).await,
             Err(AgentTokenError::Revoked)
@@ -154,7 +157,7 @@ mod tests {
             tokens.verify("flo_agent_nope").await,
             Err(AgentTokenError::Invalid)
         ));
-        let issued = tokens.issue("short", Some(0)).await.unwrap();
+        let issued = tokens.issue("short", Some(0)).await.expect("test");
         assert!(matches!(
             tokens.verify(&issued.token).await,
             Err(AgentTokenError::Expired)
@@ -164,8 +167,8 @@ mod tests {
     #[tokio::test]
     async fn listing_has_no_secrets() {
         let (_dir, tokens) = tokens().await;
-        let issued = tokens.issue("a", Some(60)).await.unwrap();
-        let listed = serde_json::to_string(&tokens.list().await.unwrap()).unwrap();
+        let issued = tokens.issue("a", Some(60)).await.expect("test");
+        let listed = serde_json::to_string(&tokens.list().await.expect("test")).expect("test");
         assert!(listed.contains(&issued.record.id));
         assert!(!listed.contains(&issued.token));
     }

@@ -167,44 +167,54 @@ mod tests {
 
     #[tokio::test]
     async fn insert_lookup_list_revoke_and_persist() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = tempfile::tempdir().expect("test");
         let path = dir.path().join("floh.redb");
         {
-            let store = Store::open(&path).unwrap();
+            let store = Store::open(&path).expect("test");
             store
                 .insert_agent_token("h2".into(), token("b", 2, None))
                 .await
-                .unwrap();
+                .expect("test");
             store
                 .insert_agent_token("h1".into(), token("a", 1, Some(10)))
                 .await
-                .unwrap();
-            let revoked = store.revoke_agent_token("b".into(), 7).await.unwrap();
+                .expect("test");
+            let revoked = store.revoke_agent_token("b".into(), 7).await.expect("test");
             assert_eq!(revoked.and_then(|r| r.revoked_at_ms), Some(7));
             // A second revocation keeps the first time.
-            let again = store.revoke_agent_token("b".into(), 9).await.unwrap();
+            let again = store.revoke_agent_token("b".into(), 9).await.expect("test");
             assert_eq!(again.and_then(|r| r.revoked_at_ms), Some(7));
             assert!(
                 store
                     .revoke_agent_token("zz".into(), 9)
                     .await
-                    .unwrap()
+                    .expect("test")
                     .is_none()
             );
         }
-        let store = Store::open(&path).unwrap();
+        let store = Store::open(&path).expect("test");
         let ids: Vec<_> = store
             .agent_tokens()
             .await
-            .unwrap()
+            .expect("test")
             .into_iter()
             .map(|r| r.id)
             .collect();
         assert_eq!(ids, ["a", "b"]);
-        let b = store.agent_token("h2".into()).await.unwrap().unwrap();
+        let b = store
+            .agent_token("h2".into())
+            .await
+            .expect("test")
+            .expect("test");
         assert_eq!(b.state(0), AgentTokenState::Revoked);
-        assert!(store.agent_token("nope".into()).await.unwrap().is_none());
+        assert!(
+            store
+                .agent_token("nope".into())
+                .await
+                .expect("test")
+                .is_none()
+        );
         // API token lookups never see agent tokens.
-        assert!(store.token("h1".into()).await.unwrap().is_none());
+        assert!(store.token("h1".into()).await.expect("test").is_none());
     }
 }
