@@ -2,9 +2,11 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
+use floh::agent::{self, args::AgentArgs};
 use floh::cli::{
     self, AgentTokenCommand, ClientOptions, ConnectorCommand, PluginCommand, TokenCommand,
 };
@@ -44,6 +46,12 @@ enum Command {
         /// Cache of compiled components [default: `cache` in the data directory].
         #[arg(long, env = "FLOH_CACHE_DIR")]
         cache_dir: Option<PathBuf>,
+        /// Seconds between pings to each agent (three missed drop it).
+        #[arg(long, env = "FLOH_AGENT_HEARTBEAT_SECONDS", default_value_t = 10)]
+        agent_heartbeat_seconds: u64,
+        /// Commands one agent may hold at once.
+        #[arg(long, env = "FLOH_AGENT_MAX_IN_FLIGHT", default_value_t = 256)]
+        agent_max_in_flight: usize,
     },
     /// Work with plugins built with the guest SDK.
     Plugin {
@@ -83,10 +91,14 @@ enum Command {
         #[command(flatten)]
         client: ClientOptions,
     },
-    /// On-premise agent administration.
+    /// Run an on-premise agent (`floh agent --server … --token … --id …
+    /// --connector …`), or manage agent tokens (`floh agent token …`).
+    #[command(subcommand_negates_reqs = true, args_conflicts_with_subcommands = true)]
     Agent {
         #[command(subcommand)]
-        command: AgentCommand,
+        command: Option<AgentCommand>,
+        #[command(flatten)]
+        run: Box<AgentArgs>,
     },
     /// Build step: pre-initialize a raw JavaScript engine component (used by `just guests`).
     #[command(hide = true)]
@@ -131,6 +143,8 @@ async fn main() -> anyhow::Result<()> {
             open_egress,
             plugins_dir,
             cache_dir,
+            agent_heartbeat_seconds,
+            agent_max_in_flight,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -143,6 +157,8 @@ async fn main() -> anyhow::Result<()> {
             options.open_egress = open_egress;
             options.plugins_dir = plugins_dir;
             options.cache_dir = cache_dir;
+            options.agents.heartbeat = Duration::from_secs(agent_heartbeat_seconds.max(1));
+            options.agents.max_in_flight = agent_max_in_flight.max(1);
             server::serve(options).await
         }
         Command::Plugin { command } => cli::plugin(command).await,
@@ -156,8 +172,10 @@ async fn main() -> anyhow::Result<()> {
         Command::Test { name, client } => cli::test(client, &name).await,
         Command::Token { command, client } => cli::token(client, command).await,
         Command::Agent {
-            command: AgentCommand::Token { command, client },
+            command: Some(AgentCommand::Token { command, client }),
+            ..
         } => cli::agent_token(client, command).await,
+        Command::Agent { command: None, run } => agent::client::run(run.into_options()?).await,
         Command::PreinitEngine { input, output } => {
             let raw =
                 std::fs::read(&input).with_context(|| format!("reading {}", input.display()))?;

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use axum::serve::ListenerExt as _;
 
+use crate::agent::hub::{AgentHub, HubSettings};
 use crate::api::{self, AppState, auth::TokenAuth, metrics::Metrics};
 use crate::connectors::TypeRegistry;
 use crate::plugins::{PluginDirectory, shipped};
@@ -34,6 +36,8 @@ pub struct ServeOptions {
     pub plugins_dir: Option<PathBuf>,
     /// Compiled-artefact cache; `cache` in the data directory when `None`.
     pub cache_dir: Option<PathBuf>,
+    /// Limits and timings of the agent channel.
+    pub agents: HubSettings,
 }
 
 impl ServeOptions {
@@ -48,6 +52,7 @@ impl ServeOptions {
             open_egress: false,
             plugins_dir: None,
             cache_dir: None,
+            agents: HubSettings::default(),
         }
     }
 
@@ -112,13 +117,17 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     let shipped = shipped::register_all(&engine, &types)
         .await
         .context("loading the shipped plugins")?;
-    let service = Arc::new(ConnectorService::new(
-        store.clone(),
-        cipher,
-        engine.clone(),
-        types.clone(),
-        options.open_egress,
-    ));
+    let agents = Arc::new(AgentHub::new(options.agents.clone()));
+    let service = Arc::new(
+        ConnectorService::new(
+            store.clone(),
+            cipher,
+            engine.clone(),
+            types.clone(),
+            options.open_egress,
+        )
+        .with_agents(agents.clone()),
+    );
     let notified = Arc::downgrade(&service);
     let plugins = Arc::new(
         PluginDirectory::new(options.plugins_dir(), engine, types, move || {
@@ -145,6 +154,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             service,
             auth,
             agent_tokens: crate::agent::tokens::AgentTokens::new(store.clone()),
+            agents,
             metrics: Arc::new(Metrics::default()),
             plugins: Some(plugins.clone()),
         },
@@ -166,6 +176,11 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("binding {}", options.listen))?;
             announce("http", listener.local_addr()?);
+            // Agent commands and API calls are small request/response
+            // exchanges: Nagle's algorithm would only add latency.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown_signal())
                 .await?;
@@ -209,7 +224,7 @@ fn announce(scheme: &str, addr: SocketAddr) {
     tracing::info!(%addr, "listening");
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {

@@ -15,7 +15,13 @@
 //! - [`keys`]: the agent's long-lived key pair, created once and kept 0600 in
 //!   its state directory.
 
+pub mod args;
+pub mod client;
+pub mod dispatch;
+pub mod endpoint;
+pub mod hub;
 pub mod keys;
 pub mod protocol;
+pub mod runner;
 pub mod seal;
 pub mod tokens;

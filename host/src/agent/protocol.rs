@@ -45,6 +45,8 @@ pub enum ServerMessage {
         /// How often the server pings; an agent that misses about three is
         /// dropped.
         heartbeat_seconds: u64,
+        /// Commands the server sends this agent at once, at most.
+        max_in_flight: usize,
     },
     /// Execute a command.
     Command(Box<AgentCommand>),
@@ -81,9 +83,12 @@ pub struct AgentCommand {
     pub execution_model: ExecutionModel,
     /// The command to run.
     pub command: String,
-    /// The command's parameters.
+    /// The command's parameters (validated by the server).
     #[serde(default)]
     pub params: Value,
+    /// The workflow variables (`floh.variables`).
+    #[serde(default)]
+    pub variables: Value,
     /// The script (script and oas connectors); the agent caches its
     /// compiled bytecode by source hash.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -180,10 +185,11 @@ mod tests {
         let registered = ServerMessage::Registered {
             server_version: "0.1.0".into(),
             heartbeat_seconds: 5,
+            max_in_flight: 64,
         };
         assert_eq!(
             serde_json::to_value(&registered).expect("test"),
-            json!({"type": "registered", "serverVersion": "0.1.0", "heartbeatSeconds": 5})
+            json!({"type": "registered", "serverVersion": "0.1.0", "heartbeatSeconds": 5, "maxInFlight": 64})
         );
         let error: ServerMessage = serde_json::from_value(
             json!({"type": "error", "code": "INVALID_TOKEN", "message": "invalid agent token"}),
@@ -202,6 +208,7 @@ mod tests {
             "executionModel": "script",
             "command": "listContacts",
             "params": {"limit": 5},
+            "variables": {},
             "scriptSource": "function listContacts() {}",
             "config": {"ephemeralPublicKey": "e", "nonce": "n", "ciphertext": "c"},
             "timeoutMs": 30000

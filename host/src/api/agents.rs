@@ -1,4 +1,5 @@
-//! Agent tokens: issue (admin), list, revoke (admin).
+//! Agents and their tokens: list and remove agents; issue (admin), list and
+//! revoke (admin) tokens. Revoking a token disconnects its agents at once.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -7,6 +8,7 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson};
+use crate::agent::hub::AgentStatus;
 use crate::agent::tokens::IssuedAgentToken;
 use crate::store::AgentTokenRecord;
 
@@ -46,16 +48,35 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<AgentTokenRecord>, ApiError> {
-    state
-        .agent_tokens
-        .revoke(&id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| {
-            ApiError::new(
-                StatusCode::NOT_FOUND,
-                "TOKEN_NOT_FOUND",
-                format!("no agent token with id `{id}`"),
-            )
-        })
+    let revoked = state.agent_tokens.revoke(&id).await?;
+    if revoked.is_some() {
+        let closed = state.agents.evict_token(&id);
+        tracing::info!(token = %id, closed, "agent token revoked");
+    }
+    revoked.map(Json).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "TOKEN_NOT_FOUND",
+            format!("no agent token with id `{id}`"),
+        )
+    })
+}
+
+pub async fn list(State(state): State<AppState>) -> Json<Vec<AgentStatus>> {
+    Json(state.agents.list())
+}
+
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if state.agents.remove(&id) {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "AGENT_NOT_FOUND",
+            format!("no agent with id `{id}`"),
+        ))
+    }
 }

@@ -31,6 +31,8 @@ pub struct AppState {
     pub auth: auth::TokenAuth,
     /// Agent tokens.
     pub agent_tokens: crate::agent::tokens::AgentTokens,
+    /// Connected on-premise agents (the service routes through the same hub).
+    pub agents: Arc<crate::agent::hub::AgentHub>,
     /// Prometheus metrics.
     pub metrics: Arc<metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
@@ -65,13 +67,20 @@ pub fn router(state: AppState) -> Router {
             get(agents::list_tokens).post(agents::create_token),
         )
         .route("/agents/tokens/{id}", delete(agents::revoke_token))
+        .route("/agents", get(agents::list))
+        .route("/agents/{id}", delete(agents::remove))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
     let public = Router::new()
         .route("/health", get(meta::health))
-        .route("/openapi.json", get(meta::openapi));
+        .route("/openapi.json", get(meta::openapi))
+        // Agents authenticate with the token in their registration message.
+        .route(
+            "/connectors/agents/ws",
+            get(crate::agent::endpoint::upgrade),
+        );
     Router::new()
         .nest("/api", protected.merge(public))
         .route("/metrics", get(meta::metrics))

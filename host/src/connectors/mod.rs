@@ -7,6 +7,7 @@
 //! [`Execution`] record.
 
 pub mod external;
+pub mod run;
 
 use std::collections::BTreeMap;
 use std::future::Future;

@@ -116,6 +116,18 @@ pub enum ExecutionError {
     /// A plugin panicked (its instance aborted).
     #[error("the plugin panicked: {0}")]
     PluginPanicked(String),
+    /// The command ran (or was to run) on an on-premise agent, and failed
+    /// there or on the way: the agent's own error code, or
+    /// `AGENT_DISCONNECTED`, `AGENT_UNAVAILABLE`, `AGENT_BUSY`, `TIMEOUT`.
+    #[error("{message}")]
+    Agent {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What happened (secrets masked).
+        message: String,
+        /// The JavaScript stack, when the agent reports one.
+        stack: String,
+    },
 }
 
 impl ExecutionError {
@@ -136,13 +148,16 @@ impl ExecutionError {
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::PluginFailed(_) => "PLUGIN_ERROR",
             Self::PluginPanicked(_) => "PLUGIN_PANICKED",
+            Self::Agent { code, .. } => code,
         }
     }
 
     /// The JavaScript stack, when the error is an exception.
     pub fn stack(&self) -> Option<&str> {
         match self {
-            Self::ScriptThrew { stack, .. } | Self::CommandThrew { stack, .. } => Some(stack),
+            Self::ScriptThrew { stack, .. }
+            | Self::CommandThrew { stack, .. }
+            | Self::Agent { stack, .. } => Some(stack),
             _ => None,
         }
     }

@@ -487,6 +487,15 @@ fn redact_error(error: ExecutionError, redactor: &SecretRedactor) -> ExecutionEr
         ExecutionError::InvalidInput(reason) => ExecutionError::InvalidInput(clean(reason)),
         ExecutionError::PluginFailed(reason) => ExecutionError::PluginFailed(clean(reason)),
         ExecutionError::PluginPanicked(reason) => ExecutionError::PluginPanicked(clean(reason)),
+        ExecutionError::Agent {
+            code,
+            message,
+            stack,
+        } => ExecutionError::Agent {
+            code,
+            message: clean(message),
+            stack: clean(stack),
+        },
         other => other,
     }
 }

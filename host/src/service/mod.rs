@@ -19,7 +19,9 @@ pub use error::ServiceError;
 pub use history::HistoryWriter;
 pub use view::{ConnectorView, ExecutionResponse};
 
-use crate::connectors::{HostCalls, TypeRegistry, external};
+use crate::agent::dispatch;
+use crate::agent::hub::{AgentHub, HubSettings, Route};
+use crate::connectors::{TypeRegistry, external, run};
 use crate::egress::{EgressPolicy, IpNetwork};
 use crate::model::{
     CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name,
@@ -88,6 +90,7 @@ pub struct ConnectorService {
     cache: ConnectorCache,
     execution_ids: ExecutionIds,
     open_egress: bool,
+    agents: Arc<AgentHub>,
 }
 
 impl ConnectorService {
@@ -110,7 +113,19 @@ impl ConnectorService {
             cache: ConnectorCache::default(),
             execution_ids: ExecutionIds::new(),
             open_egress,
+            agents: Arc::new(AgentHub::new(HubSettings::default())),
         }
+    }
+
+    /// Route executions of agent-served connectors through `agents`.
+    pub fn with_agents(mut self, agents: Arc<AgentHub>) -> Self {
+        self.agents = agents;
+        self
+    }
+
+    /// The connected (and recently connected) on-premise agents.
+    pub fn agents(&self) -> &Arc<AgentHub> {
+        &self.agents
     }
 
     /// The registered built-in types.
@@ -279,15 +294,36 @@ impl ConnectorService {
                 timeout: request.metadata.timeout.map(Duration::from_millis),
             },
         };
-        let execution = match record.definition.execution_model {
-            ExecutionModel::Script | ExecutionModel::Oas => {
+        let slot = match self.agents.route(&record.definition.name) {
+            Route::Local => None,
+            Route::Agent(slot) => Some(slot),
+            Route::Unavailable(reason) => {
+                let execution = Execution {
+                    outcome: Err(dispatch::unavailable(reason)),
+                    logs: Vec::new(),
+                    http_calls: Vec::new(),
+                    duration: Duration::ZERO,
+                };
+                return Ok(self.respond(record, &request.command, execution, started_at_ms));
+            }
+        };
+        let execution = match (slot, record.definition.execution_model) {
+            (Some(slot), _) => {
+                let target = dispatch::Target { record, schema };
+                let timeout = self.engine.timeout_of(&invocation);
+                let grace = self.agents.settings().answer_grace;
+                dispatch::execute(slot, target, &invocation, &context, timeout, grace).await
+            }
+            (None, ExecutionModel::Script | ExecutionModel::Oas) => {
                 let script = loaded.script.as_ref().ok_or_else(|| {
                     ServiceError::Internal("a script connector without a compiled script".into())
                 })?;
                 self.engine.execute(script, &invocation, &context).await
             }
-            ExecutionModel::BuiltIn => self.execute_built_in(record, &invocation, &context).await?,
-            ExecutionModel::External => {
+            (None, ExecutionModel::BuiltIn) => {
+                self.execute_built_in(record, &invocation, &context).await?
+            }
+            (None, ExecutionModel::External) => {
                 self.execute_external(record, &invocation, &context).await?
             }
         };
@@ -353,21 +389,6 @@ impl ConnectorService {
         Ok(script)
     }
 
-    /// The deadline of a native (non-sandboxed) execution and the policed
-    /// HTTP and logging it runs with.
-    fn native_calls(
-        &self,
-        invocation: &Invocation,
-        context: &ExecutionContext,
-    ) -> Result<(Duration, HostCalls), ServiceError> {
-        let timeout = self.engine.timeout_of(invocation);
-        let calls = self
-            .engine
-            .host_calls(context, Instant::now() + timeout)
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        Ok((timeout, calls))
-    }
-
     async fn execute_built_in(
         &self,
         record: &ConnectorRecord,
@@ -379,15 +400,9 @@ impl ConnectorService {
             .types
             .get(&type_name)
             .ok_or(ServiceError::TypeUnavailable(type_name))?;
-        let (timeout, mut calls) = self.native_calls(invocation, context)?;
-        let outcome =
-            match tokio::time::timeout(timeout, handler.execute(invocation, context, &mut calls))
-                .await
-            {
-                Ok(outcome) => outcome,
-                Err(_) => Err(ExecutionError::Timeout(timeout)),
-            };
-        Ok(calls.finish(outcome))
+        run::built_in(&self.engine, handler, invocation, context)
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     async fn execute_external(
@@ -397,14 +412,9 @@ impl ConnectorService {
         context: &ExecutionContext,
     ) -> Result<Execution, ServiceError> {
         let endpoint = record.definition.endpoint_url.clone().unwrap_or_default();
-        let (timeout, mut calls) = self.native_calls(invocation, context)?;
-        if invocation.command == "test"
-            && let Some(result) = external::health(&endpoint, &mut calls).await
-        {
-            return Ok(calls.finish(Ok(result)));
-        }
-        let outcome = external::execute(&endpoint, invocation, context, timeout, &mut calls).await;
-        Ok(calls.finish(outcome))
+        run::external(&self.engine, &endpoint, invocation, context)
+            .await
+            .map_err(|e| ServiceError::Internal(e.to_string()))
     }
 
     fn respond(

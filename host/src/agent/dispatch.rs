@@ -1,0 +1,214 @@
+//! Running one execution on an agent: seal the config to the agent's key,
+//! send the `AgentCommand`, and turn its `AgentResponse` (or its absence)
+//! into the same [`Execution`] record a local run produces.
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use super::hub::{DispatchError, Slot, Unavailable};
+use super::protocol::{AgentCommand, AgentResponse};
+use super::seal;
+use crate::model::{ConfigSchema, ExecutionModel};
+use crate::runtime::script_internals::redact_outcome;
+use crate::runtime::{ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation};
+use crate::store::ConnectorRecord;
+
+/// Error codes an agent may report that the server passes on as they are;
+/// anything else becomes `AGENT_ERROR` (codes are `&'static str` server-side
+/// and an agent is not trusted to invent new ones).
+const REMOTE_CODES: &[&str] = &[
+    "UNKNOWN_COMMAND",
+    "SCRIPT_ERROR",
+    "COMMAND_THREW",
+    "INVALID_RESULT",
+    "TIMEOUT",
+    "MEMORY_LIMIT",
+    "STACK_OVERFLOW",
+    "OUTPUT_TOO_LARGE",
+    "INVALID_BYTECODE",
+    "AT_CAPACITY",
+    "SANDBOX_TRAP",
+    "INVALID_INPUT",
+    "PLUGIN_ERROR",
+    "PLUGIN_PANICKED",
+    "UNKNOWN_CONNECTOR",
+    "CONFIG_UNOPENABLE",
+    "TYPE_UNAVAILABLE",
+    "SCRIPT_SYNTAX",
+    "AGENT_INTERNAL",
+];
+
+/// What the agent needs to know about the connector.
+pub struct Target<'a> {
+    /// The stored connector.
+    pub record: &'a ConnectorRecord,
+    /// Its effective schema (the agent masks secrets with it).
+    pub schema: &'a ConfigSchema,
+}
+
+/// Run `invocation` on the agent holding `slot`, waiting at most `timeout`
+/// plus the hub's grace for the answer.
+pub async fn execute(
+    slot: Slot,
+    target: Target<'_>,
+    invocation: &Invocation,
+    context: &ExecutionContext,
+    timeout: Duration,
+    grace: Duration,
+) -> Execution {
+    let started = Instant::now();
+    let agent = slot.session().registration.agent_id.clone();
+    let command_id = crate::service::new_id("cmd");
+    let outcome = match seal_config(&slot, &command_id, &context.config) {
+        Err(error) => Err(error),
+        Ok(config) => {
+            let command = command_for(&target, invocation, command_id, config, timeout);
+            slot.call(command, timeout + grace)
+                .await
+                .map_err(|error| dispatch_error(error, timeout))
+        }
+    };
+    let execution = match outcome {
+        Ok(response) => from_response(response, invocation, &agent),
+        Err(error) => Execution {
+            outcome: Err(error),
+            logs: Vec::new(),
+            http_calls: Vec::new(),
+            duration: Duration::ZERO,
+        },
+    };
+    // The agent masks secrets itself; the server does it again, since the
+    // agent runs on someone else's machine.
+    Execution {
+        outcome: redact_outcome(execution.outcome, &context.redactor),
+        logs: execution
+            .logs
+            .into_iter()
+            .map(|mut entry| {
+                entry.message = context.redactor.redact(&entry.message).into_owned();
+                entry
+            })
+            .collect(),
+        http_calls: execution
+            .http_calls
+            .into_iter()
+            .map(|mut call| {
+                call.url = context.redactor.redact(&call.url).into_owned();
+                call.error = call.error.map(|e| context.redactor.redact(&e).into_owned());
+                call
+            })
+            .collect(),
+        duration: started.elapsed(),
+    }
+}
+
+/// The execution error for a command no agent could take.
+pub fn unavailable(reason: Unavailable) -> ExecutionError {
+    let code = match reason {
+        Unavailable::NoneConnected { .. } => "AGENT_UNAVAILABLE",
+        Unavailable::Busy { .. } => "AGENT_BUSY",
+    };
+    agent_error(code, reason.to_string())
+}
+
+fn seal_config(
+    slot: &Slot,
+    command_id: &str,
+    config: &Value,
+) -> Result<seal::SealedConfig, ExecutionError> {
+    let plaintext = serde_json::to_vec(config)
+        .map_err(|e| agent_error("AGENT_INTERNAL", format!("config: {e}")))?;
+    seal::seal(&slot.session().public_key, command_id, &plaintext)
+        .map_err(|e| agent_error("AGENT_INTERNAL", e.to_string()))
+}
+
+fn command_for(
+    target: &Target<'_>,
+    invocation: &Invocation,
+    command_id: String,
+    config: seal::SealedConfig,
+    timeout: Duration,
+) -> AgentCommand {
+    let definition = &target.record.definition;
+    let model = definition.execution_model;
+    AgentCommand {
+        command_id,
+        connector_id: target.record.id.clone(),
+        connector_name: definition.name.clone(),
+        execution_model: model,
+        command: invocation.command.clone(),
+        params: invocation.params.clone(),
+        variables: invocation.variables.clone(),
+        script_source: matches!(model, ExecutionModel::Script | ExecutionModel::Oas)
+            .then(|| definition.script_source.clone())
+            .flatten(),
+        type_name: (model == ExecutionModel::BuiltIn)
+            .then(|| definition.type_name.clone())
+            .flatten(),
+        endpoint_url: (model == ExecutionModel::External)
+            .then(|| definition.endpoint_url.clone())
+            .flatten(),
+        config_schema: Some(target.schema.clone()),
+        log_level: definition.log_level,
+        config,
+        timeout_ms: timeout.as_millis() as u64,
+        step_id: invocation.metadata.step_id.clone(),
+        run_id: invocation.metadata.run_id.clone(),
+    }
+}
+
+fn from_response(response: AgentResponse, invocation: &Invocation, agent: &str) -> Execution {
+    let outcome = match response.error_code {
+        None => Ok(ConnectorResult {
+            success: response.success,
+            data: response.data,
+            output_variables: response.output_variables,
+            error: response.error,
+        }),
+        Some(code) if code == "UNKNOWN_COMMAND" => {
+            Err(ExecutionError::UnknownCommand(invocation.command.clone()))
+        }
+        Some(code) => {
+            let code = REMOTE_CODES
+                .iter()
+                .find(|known| **known == code)
+                .copied()
+                .unwrap_or("AGENT_ERROR");
+            Err(ExecutionError::Agent {
+                code,
+                message: response
+                    .error
+                    .unwrap_or_else(|| format!("agent `{agent}` reported {code}")),
+                stack: response.stack.unwrap_or_default(),
+            })
+        }
+    };
+    Execution {
+        outcome,
+        logs: response.logs,
+        http_calls: response.http_calls,
+        duration: Duration::from_millis(response.duration_ms),
+    }
+}
+
+fn dispatch_error(error: DispatchError, timeout: Duration) -> ExecutionError {
+    match error {
+        DispatchError::Disconnected(_) => agent_error("AGENT_DISCONNECTED", error.to_string()),
+        DispatchError::NoAnswer { agent, .. } => agent_error(
+            "TIMEOUT",
+            format!(
+                "agent `{agent}` did not answer within the timeout of {} ms",
+                timeout.as_millis()
+            ),
+        ),
+    }
+}
+
+fn agent_error(code: &'static str, message: String) -> ExecutionError {
+    ExecutionError::Agent {
+        code,
+        message,
+        stack: String::new(),
+    }
+}

@@ -1,0 +1,627 @@
+//! The server's view of its agents: who is connected, which connectors each
+//! serves, and the commands waiting for an answer.
+//!
+//! The socket task ([`super::endpoint`]) owns the WebSocket; the hub only
+//! holds each session's outbox and pending commands. A command picks the
+//! connected agent with the fewest commands in flight, so agents claiming the
+//! same connector share the load, and an agent going away fails only the
+//! commands it was holding (with `AGENT_DISCONNECTED`), never later ones.
+//!
+//! The hub remembers agents after they disconnect (until the server stops or
+//! the agent is removed with `DELETE /api/agents/:id`): a connector claimed
+//! by a known agent is never silently run on the server instead, where its
+//! private upstream is unreachable; it fails with `AGENT_UNAVAILABLE`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot, watch};
+use x25519_dalek::PublicKey;
+
+use super::protocol::{AgentCommand, AgentResponse, Registration, ServerMessage};
+use crate::service::now_ms;
+
+/// Limits and timings of the agent channel.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// Commands one agent may hold at once; more fail with `AGENT_BUSY`.
+    pub max_in_flight: usize,
+    /// How often the server pings; an agent silent for three periods is
+    /// dropped.
+    pub heartbeat: Duration,
+    /// How long a new socket has to send its registration.
+    pub registration_timeout: Duration,
+    /// The largest message accepted from an agent.
+    pub max_message_bytes: usize,
+    /// The largest frame accepted from an agent.
+    pub max_frame_bytes: usize,
+    /// How long after a command's own timeout the server still waits for
+    /// the agent's answer (which then carries the agent's `TIMEOUT`).
+    pub answer_grace: Duration,
+}
+
+impl Default for HubSettings {
+    fn default() -> Self {
+        Self {
+            max_in_flight: 256,
+            heartbeat: Duration::from_secs(10),
+            registration_timeout: Duration::from_secs(10),
+            max_message_bytes: 4 * 1024 * 1024,
+            max_frame_bytes: 1024 * 1024,
+            answer_grace: Duration::from_secs(2),
+        }
+    }
+}
+
+/// Why a session is being closed by the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Eviction {
+    /// Sent in the `error` message (e.g. `TOKEN_REVOKED`).
+    pub code: &'static str,
+    /// Sent as the message and the close reason.
+    pub message: String,
+}
+
+/// One connected agent.
+pub struct AgentSession {
+    /// The registration it connected with (token excluded from listings).
+    pub registration: Registration,
+    /// The agent token's id.
+    pub token_id: String,
+    /// The key configs are sealed to.
+    pub public_key: PublicKey,
+    /// Distinguishes this connection from an earlier one of the same agent.
+    serial: u64,
+    connected_at_ms: u64,
+    last_seen_ms: AtomicU64,
+    in_flight: AtomicUsize,
+    completed: AtomicU64,
+    failed: AtomicU64,
+    outbox: mpsc::UnboundedSender<ServerMessage>,
+    pending: Mutex<Pending>,
+    evicted: watch::Sender<Option<Eviction>>,
+}
+
+/// Commands waiting for an answer; `closed` once the socket ended, so a
+/// command routed in the same instant fails instead of waiting in vain.
+#[derive(Default)]
+struct Pending {
+    closed: bool,
+    waiting: HashMap<String, oneshot::Sender<AgentResponse>>,
+}
+
+/// Why a command did not get an answer from an agent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DispatchError {
+    /// The agent's connection ended while the command was in flight.
+    #[error("agent `{0}` disconnected before answering; the command may or may not have run")]
+    Disconnected(String),
+    /// No answer within the command's timeout (plus grace).
+    #[error("agent `{agent}` did not answer within {} ms", .waited.as_millis())]
+    NoAnswer {
+        /// The agent.
+        agent: String,
+        /// How long the server waited.
+        waited: Duration,
+    },
+}
+
+/// What to do with a command for a connector.
+pub enum Route {
+    /// No agent has claimed the connector: run it on the server.
+    Local,
+    /// Send it to this agent (its in-flight slot is held until dropped).
+    Agent(Slot),
+    /// Agents claim the connector but none can take the command now.
+    Unavailable(Unavailable),
+}
+
+/// Why no agent can take a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unavailable {
+    /// Every claiming agent is disconnected.
+    #[error(
+        "connector `{connector}` is served by agent(s) {} and none is connected",
+        .agents.join(", ")
+    )]
+    NoneConnected {
+        /// The connector.
+        connector: String,
+        /// The agents that claimed it.
+        agents: Vec<String>,
+    },
+    /// Every connected claiming agent is at its in-flight limit.
+    #[error("every agent serving connector `{connector}` has {limit} commands in flight")]
+    Busy {
+        /// The connector.
+        connector: String,
+        /// The per-agent limit.
+        limit: usize,
+    },
+}
+
+/// A reserved in-flight slot on one agent.
+pub struct Slot {
+    session: Arc<AgentSession>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.session.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+impl Slot {
+    /// The agent holding the slot.
+    pub fn session(&self) -> &Arc<AgentSession> {
+        &self.session
+    }
+
+    /// Send `command` and wait for its answer, at most `wait`.
+    pub async fn call(
+        &self,
+        command: AgentCommand,
+        wait: Duration,
+    ) -> Result<AgentResponse, DispatchError> {
+        let session = &self.session;
+        let agent = session.registration.agent_id.clone();
+        let command_id = command.command_id.clone();
+        let (answer, answered) = oneshot::channel();
+        {
+            let mut pending = session.pending();
+            if pending.closed {
+                return Err(DispatchError::Disconnected(agent));
+            }
+            pending.waiting.insert(command_id.clone(), answer);
+        }
+        if session
+            .outbox
+            .send(ServerMessage::Command(Box::new(command)))
+            .is_err()
+        {
+            session.forget(&command_id);
+            return Err(DispatchError::Disconnected(agent));
+        }
+        let result = match tokio::time::timeout(wait, answered).await {
+            Ok(Ok(response)) => Ok(response),
+            // The sender was dropped: the session ended.
+            Ok(Err(_)) => Err(DispatchError::Disconnected(agent)),
+            Err(_) => {
+                session.forget(&command_id);
+                Err(DispatchError::NoAnswer {
+                    agent,
+                    waited: wait,
+                })
+            }
+        };
+        match &result {
+            Ok(response) if response.success => &session.completed,
+            _ => &session.failed,
+        }
+        .fetch_add(1, Ordering::Relaxed);
+        result
+    }
+}
+
+impl AgentSession {
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn forget(&self, command_id: &str) {
+        self.pending().waiting.remove(command_id);
+    }
+
+    /// Hand an agent's response to the command waiting for it. Returns
+    /// false when no command is waiting (unknown id, or it timed out).
+    pub fn complete(&self, response: AgentResponse) -> bool {
+        let waiting = self.pending().waiting.remove(&response.command_id);
+        match waiting {
+            Some(sender) => sender.send(response).is_ok(),
+            None => false,
+        }
+    }
+
+    /// Note that the agent showed a sign of life (any frame, or a pong).
+    pub fn seen(&self) {
+        self.last_seen_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// When the agent last showed a sign of life.
+    pub fn last_seen_ms(&self) -> u64 {
+        self.last_seen_ms.load(Ordering::Relaxed)
+    }
+
+    /// Resolves when the server decides to close this session.
+    pub fn evictions(&self) -> watch::Receiver<Option<Eviction>> {
+        self.evicted.subscribe()
+    }
+
+    fn evict(&self, code: &'static str, message: String) {
+        self.evicted.send_replace(Some(Eviction { code, message }));
+    }
+}
+
+/// What `GET /api/agents` shows of one agent.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentStatus {
+    /// The agent's id.
+    pub agent_id: String,
+    /// Its display name.
+    pub agent_name: String,
+    /// `connected` or `disconnected`.
+    pub status: &'static str,
+    /// The connectors it serves.
+    pub connector_names: Vec<String>,
+    /// Its software version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The id of the agent token it registered with.
+    pub token_id: String,
+    /// When the current (or last) connection was registered.
+    pub connected_at_ms: u64,
+    /// When it disconnected, if it is not connected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disconnected_at_ms: Option<u64>,
+    /// The last frame or pong received.
+    pub last_heartbeat_ms: u64,
+    /// Commands sent and not yet answered.
+    pub in_flight: usize,
+    /// Commands answered with `success: true` (this connection).
+    pub completed: u64,
+    /// Commands failed or unanswered (this connection).
+    pub failed: u64,
+}
+
+/// An agent's current connection, or its last one once disconnected.
+struct AgentEntry {
+    session: Arc<AgentSession>,
+    disconnected_at_ms: Option<u64>,
+}
+
+impl AgentEntry {
+    fn connected(&self) -> Option<&Arc<AgentSession>> {
+        self.disconnected_at_ms.is_none().then_some(&self.session)
+    }
+}
+
+/// The registry of agents.
+pub struct AgentHub {
+    settings: HubSettings,
+    agents: Mutex<BTreeMap<String, AgentEntry>>,
+    serials: AtomicU64,
+    /// Rotates the first candidate, so equally loaded agents take turns.
+    turns: AtomicUsize,
+}
+
+impl AgentHub {
+    /// An empty hub.
+    pub fn new(settings: HubSettings) -> Self {
+        Self {
+            settings,
+            agents: Mutex::new(BTreeMap::new()),
+            serials: AtomicU64::new(0),
+            turns: AtomicUsize::new(0),
+        }
+    }
+
+    /// The hub's limits and timings.
+    pub fn settings(&self) -> &HubSettings {
+        &self.settings
+    }
+
+    fn agents(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, AgentEntry>> {
+        self.agents.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Add a registered agent; its outbox receiver goes to the socket task.
+    /// An earlier connection with the same agent id is closed (a restarted
+    /// agent can reconnect before the server notices the old socket died).
+    pub fn connect(
+        &self,
+        registration: Registration,
+        token_id: String,
+        public_key: PublicKey,
+    ) -> (Arc<AgentSession>, mpsc::UnboundedReceiver<ServerMessage>) {
+        let (outbox, outgoing) = mpsc::unbounded_channel();
+        let now = now_ms();
+        let session = Arc::new(AgentSession {
+            registration,
+            token_id,
+            public_key,
+            serial: self.serials.fetch_add(1, Ordering::Relaxed),
+            connected_at_ms: now,
+            last_seen_ms: AtomicU64::new(now),
+            in_flight: AtomicUsize::new(0),
+            completed: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+            outbox,
+            pending: Mutex::default(),
+            evicted: watch::Sender::new(None),
+        });
+        let entry = AgentEntry {
+            session: session.clone(),
+            disconnected_at_ms: None,
+        };
+        let replaced = self
+            .agents()
+            .insert(session.registration.agent_id.clone(), entry);
+        if let Some(old) = replaced.as_ref().and_then(AgentEntry::connected) {
+            old.evict(
+                "REPLACED",
+                "a new connection registered with the same agentId".into(),
+            );
+        }
+        (session, outgoing)
+    }
+
+    /// Remove a session whose socket ended. Its pending commands fail with
+    /// `AGENT_DISCONNECTED` (their answer channels are dropped).
+    pub fn disconnect(&self, session: &Arc<AgentSession>) {
+        let mut agents = self.agents();
+        if let Some(entry) = agents.get_mut(&session.registration.agent_id)
+            && entry.session.serial == session.serial
+        {
+            entry.disconnected_at_ms = Some(now_ms());
+        }
+        drop(agents);
+        let mut pending = session.pending();
+        pending.closed = true;
+        pending.waiting.clear();
+    }
+
+    /// Where a command for `connector` goes.
+    pub fn route(&self, connector: &str) -> Route {
+        let agents = self.agents();
+        let mut claimed_by = Vec::new();
+        let mut connected = Vec::new();
+        for (id, entry) in agents.iter() {
+            let claims = &entry.session.registration.connector_names;
+            if !claims.iter().any(|name| name == connector) {
+                continue;
+            }
+            claimed_by.push(id.clone());
+            if let Some(session) = entry.connected() {
+                connected.push(session);
+            }
+        }
+        if claimed_by.is_empty() {
+            return Route::Local;
+        }
+        // The least loaded agent; ties go to each agent in turn.
+        let turn = self.turns.fetch_add(1, Ordering::Relaxed);
+        let count = connected.len().max(1);
+        let best = (0..connected.len())
+            .map(|i| connected[(turn + i) % count])
+            .min_by_key(|session| session.in_flight.load(Ordering::Acquire));
+        let Some(session) = best else {
+            return Route::Unavailable(Unavailable::NoneConnected {
+                connector: connector.to_string(),
+                agents: claimed_by,
+            });
+        };
+        let limit = self.settings.max_in_flight;
+        let reserved = session
+            .in_flight
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < limit).then_some(n + 1)
+            });
+        match reserved {
+            Ok(_) => Route::Agent(Slot {
+                session: session.clone(),
+            }),
+            Err(_) => Route::Unavailable(Unavailable::Busy {
+                connector: connector.to_string(),
+                limit,
+            }),
+        }
+    }
+
+    /// Every agent seen since the server started, by id.
+    pub fn list(&self) -> Vec<AgentStatus> {
+        self.agents()
+            .values()
+            .map(|entry| status_of(&entry.session, entry.disconnected_at_ms))
+            .collect()
+    }
+
+    /// Close the connections registered with agent token `token_id` (it was
+    /// revoked). Returns how many were closed.
+    pub fn evict_token(&self, token_id: &str) -> usize {
+        let agents = self.agents();
+        let sessions = agents
+            .values()
+            .filter_map(AgentEntry::connected)
+            .filter(|session| session.token_id == token_id);
+        let mut closed = 0;
+        for session in sessions {
+            session.evict("TOKEN_REVOKED", "agent token revoked".into());
+            closed += 1;
+        }
+        closed
+    }
+
+    /// Forget an agent (closing its connection): its connectors run on the
+    /// server again. `false` when the hub does not know it.
+    pub fn remove(&self, agent_id: &str) -> bool {
+        let removed = self.agents().remove(agent_id);
+        match removed {
+            Some(entry) => {
+                if let Some(session) = entry.connected() {
+                    session.evict("AGENT_REMOVED", "the agent was removed by an admin".into());
+                }
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+fn status_of(session: &AgentSession, disconnected_at_ms: Option<u64>) -> AgentStatus {
+    let registration = &session.registration;
+    AgentStatus {
+        agent_id: registration.agent_id.clone(),
+        agent_name: registration.agent_name.clone(),
+        status: if disconnected_at_ms.is_some() {
+            "disconnected"
+        } else {
+            "connected"
+        },
+        connector_names: registration.connector_names.clone(),
+        version: registration.version.clone(),
+        token_id: session.token_id.clone(),
+        connected_at_ms: session.connected_at_ms,
+        disconnected_at_ms,
+        last_heartbeat_ms: session.last_seen_ms(),
+        in_flight: session.in_flight.load(Ordering::Acquire),
+        completed: session.completed.load(Ordering::Relaxed),
+        failed: session.failed.load(Ordering::Relaxed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registration(id: &str, connectors: &[&str]) -> Registration {
+        Registration {
+            agent_id: id.into(),
+            agent_name: id.into(),
+            connector_names: connectors.iter().map(|c| c.to_string()).collect(),
+            api_token: "flo_agent_secret".into(),
+            public_key: String::new(),
+            version: None,
+        }
+    }
+
+    fn hub(max_in_flight: usize) -> AgentHub {
+        AgentHub::new(HubSettings {
+            max_in_flight,
+            ..HubSettings::default()
+        })
+    }
+
+    fn key() -> PublicKey {
+        PublicKey::from([9u8; 32])
+    }
+
+    fn agent_of(route: &Route) -> Option<String> {
+        match route {
+            Route::Agent(slot) => Some(slot.session().registration.agent_id.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn unclaimed_connectors_run_locally() {
+        let hub = hub(4);
+        let _a = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        assert!(matches!(hub.route("crm"), Route::Local));
+        assert_eq!(agent_of(&hub.route("ldap")).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn commands_go_to_the_least_loaded_agent_and_respect_the_limit() {
+        let hub = hub(2);
+        let _a = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        let _b = hub.connect(registration("b", &["ldap"]), "t".into(), key());
+        let first = hub.route("ldap");
+        let second = hub.route("ldap");
+        let mut used = vec![agent_of(&first), agent_of(&second)];
+        used.sort();
+        assert_eq!(used, [Some("a".to_string()), Some("b".to_string())]);
+        let third = hub.route("ldap");
+        let fourth = hub.route("ldap");
+        assert!(agent_of(&fourth).is_some());
+        assert!(matches!(
+            hub.route("ldap"),
+            Route::Unavailable(Unavailable::Busy { limit: 2, .. })
+        ));
+        // A finished command frees its slot.
+        drop(third);
+        assert!(agent_of(&hub.route("ldap")).is_some());
+    }
+
+    #[test]
+    fn equally_loaded_agents_take_turns() {
+        let hub = hub(4);
+        let _a = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        let _b = hub.connect(registration("b", &["ldap"]), "t".into(), key());
+        let picks: Vec<_> = (0..4).map(|_| agent_of(&hub.route("ldap"))).collect();
+        let a = picks.iter().filter(|p| p.as_deref() == Some("a")).count();
+        assert_eq!(a, 2, "{picks:?}");
+    }
+
+    #[test]
+    fn a_disconnected_agent_keeps_its_claim() {
+        let hub = hub(4);
+        let (session, _outgoing) = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        hub.disconnect(&session);
+        match hub.route("ldap") {
+            Route::Unavailable(Unavailable::NoneConnected { agents, .. }) => {
+                assert_eq!(agents, ["a"]);
+            }
+            _ => panic!("expected AGENT_UNAVAILABLE"),
+        }
+        let listed = hub.list();
+        assert_eq!(listed[0].status, "disconnected");
+        assert!(listed[0].disconnected_at_ms.is_some());
+        // Removing the agent gives the connector back to the server.
+        assert!(hub.remove("a"));
+        assert!(matches!(hub.route("ldap"), Route::Local));
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_fails_pending_commands_at_once() {
+        let hub = Arc::new(hub(4));
+        let (session, mut outgoing) = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        let Route::Agent(slot) = hub.route("ldap") else {
+            panic!("expected the agent");
+        };
+        let command: AgentCommand = serde_json::from_value(serde_json::json!({
+            "commandId": "c1", "connectorId": "id", "connectorName": "ldap",
+            "executionModel": "script", "command": "test",
+            "config": {"ephemeralPublicKey": "e", "nonce": "n", "ciphertext": "c"},
+            "timeoutMs": 60000
+        }))
+        .expect("test");
+        let waiting =
+            tokio::spawn(async move { slot.call(command, Duration::from_secs(60)).await });
+        assert!(matches!(
+            outgoing.recv().await,
+            Some(ServerMessage::Command(_))
+        ));
+        hub.disconnect(&session);
+        let outcome = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("answered at once")
+            .expect("test");
+        assert_eq!(outcome, Err(DispatchError::Disconnected("a".into())));
+        assert_eq!(hub.list()[0].failed, 1);
+        assert_eq!(hub.list()[0].in_flight, 0);
+    }
+
+    #[test]
+    fn reconnecting_evicts_the_old_connection_and_revocation_evicts_by_token() {
+        let hub = hub(4);
+        let (old, _o1) = hub.connect(registration("a", &["ldap"]), "t1".into(), key());
+        let (new, _o2) = hub.connect(registration("a", &["ldap"]), "t2".into(), key());
+        assert_eq!(
+            old.evictions().borrow().as_ref().map(|e| e.code),
+            Some("REPLACED")
+        );
+        // The old socket ending does not unregister the new one.
+        hub.disconnect(&old);
+        assert_eq!(hub.list()[0].status, "connected");
+        assert_eq!(hub.evict_token("t1"), 0);
+        assert_eq!(hub.evict_token("t2"), 1);
+        assert_eq!(
+            new.evictions().borrow().as_ref().map(|e| e.code),
+            Some("TOKEN_REVOKED")
+        );
+    }
+}
