@@ -124,6 +124,7 @@ pub struct Server {
     /// Everything the process printed (stdout and stderr), for secret checks.
     pub output: Arc<Mutex<String>>,
     data_dir: PathBuf,
+    settings: ServerSettings,
 }
 
 /// Extra settings for a server start.
@@ -138,6 +139,10 @@ pub struct ServerSettings {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// The plugin directory (default: `plugins` in the data directory).
     pub plugins_dir: Option<PathBuf>,
+    /// The address to listen on (default `127.0.0.1:0`).
+    pub listen: Option<String>,
+    /// More arguments for `floh serve`.
+    pub extra_args: Vec<String>,
 }
 
 impl Server {
@@ -149,9 +154,11 @@ impl Server {
     /// Start a server, or return what it printed if it exits first.
     pub fn start_with(data_dir: &Path, settings: ServerSettings) -> Result<Self, String> {
         let mut command = Command::new(floh_binary());
+        let listen = settings.listen.as_deref().unwrap_or("127.0.0.1:0");
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
+            .args(&settings.extra_args)
             .env("FLOH_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
@@ -181,34 +188,19 @@ impl Server {
                 .arg(key);
         }
         let mut child = command.spawn().expect("spawn floh");
-        let output = Arc::new(Mutex::new(String::new()));
         let (url_sender, url_receiver) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        let stderr = child.stderr.take().expect("stderr");
-        for (stream, announce) in [
-            (Box::new(stdout) as Box<dyn std::io::Read + Send>, true),
-            (Box::new(stderr), false),
-        ] {
-            let output = output.clone();
-            let url_sender = url_sender.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    if announce && let Some(url) = line.strip_prefix("floh listening on ") {
-                        let _ = url_sender.send(url.to_string());
-                    }
-                    let mut output = output.lock().expect("output");
-                    output.push_str(&line);
-                    output.push('\n');
-                }
-            });
-        }
-        drop(url_sender);
+        let output = capture(&mut child, move |line| {
+            if let Some(url) = line.strip_prefix("floh listening on ") {
+                let _ = url_sender.send(url.to_string());
+            }
+        });
         match url_receiver.recv_timeout(Duration::from_secs(60)) {
             Ok(url) => Ok(Self {
                 child: Some(child),
                 url,
                 output,
                 data_dir: data_dir.to_path_buf(),
+                settings,
             }),
             Err(_) => {
                 let _ = child.kill();
@@ -239,10 +231,12 @@ impl Server {
         }
     }
 
-    /// Stop and start again on the same data directory.
+    /// Stop and start again on the same data directory, settings and port.
     pub fn restart(&mut self) {
         self.stop();
-        *self = Self::start(&self.data_dir.clone());
+        let mut settings = self.settings.clone();
+        settings.listen = Some(self.url.rsplit("//").next().expect("address").to_string());
+        *self = Self::start_with(&self.data_dir.clone(), settings).expect("server restarts");
     }
 
     /// An API client with the admin token.
@@ -276,6 +270,15 @@ impl Api {
         let _ = rustls::crypto::ring::default_provider().install_default();
         Self {
             http: reqwest::Client::builder().build().expect("client"),
+            base: base.trim_end_matches('/').to_string(),
+            token: token.map(str::to_string),
+        }
+    }
+
+    /// A client over `http` (e.g. one trusting a test CA).
+    pub fn with_client(base: &str, token: Option<&str>, http: reqwest::Client) -> Self {
+        Self {
+            http,
             base: base.trim_end_matches('/').to_string(),
             token: token.map(str::to_string),
         }
@@ -353,4 +356,110 @@ pub async fn upstream(router: axum::Router) -> String {
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
     format!("http://{addr}")
+}
+
+/// Collect everything `child` prints (stdout and stderr) into one string;
+/// `on_stdout_line` sees each stdout line as it arrives.
+fn capture(
+    child: &mut Child,
+    on_stdout_line: impl Fn(&str) + Send + 'static,
+) -> Arc<Mutex<String>> {
+    let output = Arc::new(Mutex::new(String::new()));
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    collect(stdout, output.clone(), on_stdout_line);
+    collect(stderr, output.clone(), |_| {});
+    output
+}
+
+fn collect(
+    stream: impl std::io::Read + Send + 'static,
+    output: Arc<Mutex<String>>,
+    on_line: impl Fn(&str) + Send + 'static,
+) {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines().map_while(Result::ok) {
+            on_line(&line);
+            let mut output = output.lock().expect("output");
+            output.push_str(&line);
+            output.push('\n');
+        }
+    });
+}
+
+/// A running `floh agent`, killed on drop.
+pub struct AgentProcess {
+    child: Option<Child>,
+    output: Arc<Mutex<String>>,
+}
+
+impl AgentProcess {
+    /// Start `floh agent --server SERVER --token TOKEN --id ID --connector …`
+    /// with its state in `state_dir`, plus `extra` arguments.
+    pub fn start(
+        server: &str,
+        token: &str,
+        id: &str,
+        connectors: &[&str],
+        state_dir: &Path,
+        extra: &[&str],
+    ) -> Self {
+        let mut command = Command::new(floh_binary());
+        command
+            .args(["agent", "--server", server, "--id", id, "--state-dir"])
+            .arg(state_dir)
+            .args(["--max-backoff-seconds", "2"])
+            .args(extra)
+            .env("FLOH_AGENT_TOKEN", token)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for connector in connectors {
+            command.args(["--connector", connector]);
+        }
+        let mut child = command.spawn().expect("spawn floh agent");
+        let output = capture(&mut child, |_| {});
+        Self {
+            child: Some(child),
+            output,
+        }
+    }
+
+    /// What the agent printed so far.
+    pub fn printed(&self) -> String {
+        self.output.lock().expect("output").clone()
+    }
+
+    /// Wait until the agent has printed `needle` `times` times.
+    pub async fn wait_for(&self, needle: &str, times: usize, limit: Duration) -> bool {
+        eventually(limit, || async {
+            (self.printed().matches(needle).count() >= times).then_some(())
+        })
+        .await
+        .is_some()
+    }
+
+    /// Wait for the process to exit; its status, or `None` if it still runs.
+    pub async fn exit_status(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let child = self.child.as_mut()?;
+        eventually(limit, || {
+            let status = child.try_wait().ok().flatten();
+            async move { status }
+        })
+        .await
+    }
+
+    /// Stop with SIGKILL.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
 }

@@ -253,8 +253,16 @@ impl Connection {
             reason: Utf8Bytes::from(truncate(&reason, 120)),
         };
         let _ = self.socket.send(Message::Close(Some(frame))).await;
+        // Wait for the agent's close, or out the linger time: after a read
+        // error (an oversized frame) nothing more can be read, and closing
+        // at once would reset the connection before the reason arrives.
         let _ = tokio::time::timeout(CLOSE_LINGER, async {
-            while let Some(Ok(_)) = self.socket.recv().await {}
+            while let Some(Ok(message)) = self.socket.recv().await {
+                if matches!(message, Message::Close(_)) {
+                    return;
+                }
+            }
+            std::future::pending::<()>().await
         })
         .await;
     }

@@ -1,7 +1,5 @@
-//! On-premise agent: agent tokens through the API and the CLI.
-//!
-//! The WebSocket endpoint and the `floh agent` process are not built yet;
-//! these tests cover what is: issuing, listing and revoking agent tokens.
+//! Agent tokens through the API and the CLI: issued once, stored hashed,
+//! listed without secrets, revoked.
 
 use std::process::Command;
 
