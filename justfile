@@ -106,6 +106,10 @@ bench:
     cargo bench -p floh --bench script_engine
     cargo bench -p floh --bench api
 
+# Commands through one on-premise agent vs on the server: p50/p99 and throughput.
+bench-agent:
+    cargo bench -p floh --bench agent
+
 # Plugins: trivial-command latency next to scripts, and drop-to-executable
 # time for the sample plugin and a 2 MiB variant of it.
 bench-plugins:
