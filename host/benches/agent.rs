@@ -50,7 +50,7 @@ fn main() {
         let token = app
             .state
             .agent_tokens
-            .issue("bench", None)
+            .issue("bench", None, None)
             .await
             .expect("token")
             .token;

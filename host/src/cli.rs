@@ -85,10 +85,14 @@ pub enum AgentTokenCommand {
         /// Seconds until the token stops registering agents (default: never).
         #[arg(long = "expires-in")]
         expires_in: Option<u64>,
+        /// Only these connectors may be claimed with the token (repeat;
+        /// default: any).
+        #[arg(long = "connector", value_name = "NAME")]
+        connectors: Vec<String>,
     },
     /// List agent tokens (no secrets).
     List,
-    /// Revoke an agent token; agents using it can no longer register.
+    /// Revoke an agent token; agents using it are disconnected at once.
     Revoke {
         /// The token's id (from `create` or `list`).
         id: String,
@@ -349,10 +353,17 @@ pub async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
 pub async fn agent_token(options: ClientOptions, command: AgentTokenCommand) -> anyhow::Result<()> {
     let client = Client::new(options)?;
     let value = match command {
-        AgentTokenCommand::Create { name, expires_in } => {
+        AgentTokenCommand::Create {
+            name,
+            expires_in,
+            connectors,
+        } => {
             let mut body = json!({"name": name});
             if let Some(seconds) = expires_in {
                 body["expiresInSeconds"] = json!(seconds);
+            }
+            if !connectors.is_empty() {
+                body["connectors"] = json!(connectors);
             }
             client
                 .call(reqwest::Method::POST, "/agents/tokens", Some(body))

@@ -22,6 +22,7 @@ use super::protocol::{AgentMessage, Registration, ServerMessage};
 use super::seal;
 use crate::api::AppState;
 use crate::service::now_ms;
+use crate::store::AgentTokenRecord;
 
 /// The longest agent id and name accepted.
 const MAX_ID_CHARS: usize = 128;
@@ -41,6 +42,13 @@ pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -
             let agent = Connection { socket, state };
             agent.run().await;
         })
+}
+
+/// An accepted registration.
+struct Registered {
+    registration: Registration,
+    token: AgentTokenRecord,
+    public_key: x25519_dalek::PublicKey,
 }
 
 /// A refusal: an `error` message, then a close frame.
@@ -74,14 +82,19 @@ impl Connection {
                 return self.refuse(refusal).await;
             }
         };
-        let (registration, token_id, public_key) = registration;
+        let Registered {
+            registration,
+            token,
+            public_key,
+        } = registration;
         let agent_id = registration.agent_id.clone();
+        let expires_at_ms = token.expires_at_ms;
         let (session, outgoing) = self
             .state
             .agents
-            .connect(registration, token_id, public_key);
+            .connect(registration, token.id, public_key);
         tracing::info!(agent = %agent_id, connectors = ?session.registration.connector_names, "agent connected");
-        let outcome = self.serve(&session, outgoing).await;
+        let outcome = self.serve(&session, outgoing, expires_at_ms).await;
         self.state.agents.disconnect(&session);
         match outcome {
             Ok(()) => tracing::info!(agent = %agent_id, "agent disconnected"),
@@ -93,9 +106,7 @@ impl Connection {
     }
 
     /// Read and check the registration message.
-    async fn register(
-        &mut self,
-    ) -> Result<(Registration, String, x25519_dalek::PublicKey), Refusal> {
+    async fn register(&mut self) -> Result<Registered, Refusal> {
         let timeout = self.state.agents.settings().registration_timeout;
         let first = match tokio::time::timeout(timeout, self.socket.recv()).await {
             Err(_) => {
@@ -130,6 +141,20 @@ impl Connection {
             .await
             .map_err(|e| Refusal::policy(e.code(), e.to_string()))?;
         check_identity(&registration)?;
+        if let Some(allowed) = &token.connectors {
+            let forbidden: Vec<&str> = registration
+                .connector_names
+                .iter()
+                .filter(|name| !allowed.contains(name))
+                .map(String::as_str)
+                .collect();
+            if !forbidden.is_empty() {
+                return Err(Refusal::policy(
+                    "FORBIDDEN_CONNECTOR",
+                    format!("this agent token may not claim {}", forbidden.join(", ")),
+                ));
+            }
+        }
         let public_key = seal::parse_public_key(&registration.public_key)
             .map_err(|e| Refusal::policy("INVALID_PUBLIC_KEY", e.to_string()))?;
         let mut unknown = Vec::new();
@@ -144,7 +169,11 @@ impl Connection {
                 format!("no connector named {}", unknown.join(", ")),
             ));
         }
-        Ok((registration, token.id, public_key))
+        Ok(Registered {
+            registration,
+            token,
+            public_key,
+        })
     }
 
     /// Relay commands and responses until the socket ends or the server
@@ -153,6 +182,7 @@ impl Connection {
         &mut self,
         session: &Arc<AgentSession>,
         mut outgoing: mpsc::UnboundedReceiver<ServerMessage>,
+        token_expires_at_ms: Option<u64>,
     ) -> Result<(), Refusal> {
         let settings = self.state.agents.settings().clone();
         let registered = ServerMessage::Registered {
@@ -201,7 +231,11 @@ impl Connection {
                     }
                 }
                 _ = heartbeat.tick() => {
-                    if now_ms().saturating_sub(session.last_seen_ms()) > silence_limit {
+                    let now = now_ms();
+                    if token_expires_at_ms.is_some_and(|at| now >= at) {
+                        return Err(Refusal::policy("TOKEN_EXPIRED", "agent token expired"));
+                    }
+                    if now.saturating_sub(session.last_seen_ms()) > silence_limit {
                         return Err(Refusal {
                             close_code: close_code::AWAY,
                             code: "HEARTBEAT_TIMEOUT",

@@ -69,11 +69,13 @@ impl AgentTokens {
         Self { store }
     }
 
-    /// Issues a token named `name`, valid for `expires_in_seconds` when given.
+    /// Issues a token named `name`, valid for `expires_in_seconds` when
+    /// given, for claiming only `connectors` when given.
     pub async fn issue(
         &self,
         name: &str,
         expires_in_seconds: Option<u64>,
+        connectors: Option<Vec<String>>,
     ) -> Result<IssuedAgentToken, StoreError> {
         let mut bytes = [0u8; 32];
         OsRng.fill_bytes(&mut bytes);
@@ -86,6 +88,7 @@ impl AgentTokens {
             expires_at_ms: expires_in_seconds
                 .map(|secs| created_at_ms.saturating_add(secs.saturating_mul(1000))),
             revoked_at_ms: None,
+            connectors,
         };
         self.store
             .insert_agent_token(hash(&token), record.clone())
@@ -137,7 +140,7 @@ mod tests {
     #[tokio::test]
     async fn issued_token_verifies_until_revoked() {
         let (_dir, tokens) = tokens().await;
-        let issued = tokens.issue("plant-a", None).await.expect("test");
+        let issued = tokens.issue("plant-a", None, None).await.expect("test");
         assert!(issued.token.starts_with(TOKEN_PREFIX));
         assert_eq!(
             tokens.verify(&issued.token).await.expect("test").name,
@@ -157,7 +160,7 @@ mod tests {
             tokens.verify("flo_agent_nope").await,
             Err(AgentTokenError::Invalid)
         ));
-        let issued = tokens.issue("short", Some(0)).await.expect("test");
+        let issued = tokens.issue("short", Some(0), None).await.expect("test");
         assert!(matches!(
             tokens.verify(&issued.token).await,
             Err(AgentTokenError::Expired)
@@ -167,7 +170,7 @@ mod tests {
     #[tokio::test]
     async fn listing_has_no_secrets() {
         let (_dir, tokens) = tokens().await;
-        let issued = tokens.issue("a", Some(60)).await.expect("test");
+        let issued = tokens.issue("a", Some(60), None).await.expect("test");
         let listed = serde_json::to_string(&tokens.list().await.expect("test")).expect("test");
         assert!(listed.contains(&issued.record.id));
         assert!(!listed.contains(&issued.token));

@@ -18,6 +18,8 @@ pub struct AgentTokenRequest {
     name: String,
     #[serde(default)]
     expires_in_seconds: Option<u64>,
+    #[serde(default)]
+    connectors: Option<Vec<String>>,
 }
 
 pub async fn create_token(
@@ -31,9 +33,22 @@ pub async fn create_token(
             "`name` must not be empty",
         ));
     }
+    if let Some(connectors) = &request.connectors
+        && (connectors.is_empty() || connectors.iter().any(|c| c.trim().is_empty()))
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "`connectors` must list connector names (omit it to allow any)",
+        ));
+    }
     let issued = state
         .agent_tokens
-        .issue(&request.name, request.expires_in_seconds)
+        .issue(
+            &request.name,
+            request.expires_in_seconds,
+            request.connectors,
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }

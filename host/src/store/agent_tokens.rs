@@ -30,6 +30,11 @@ pub struct AgentTokenRecord {
     /// Set when revoked; kept (not deleted) so listings show it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub revoked_at_ms: Option<u64>,
+    /// The only connectors agents registering with this token may claim;
+    /// any when `None`. A token handed to one site then cannot pull the
+    /// configs of another site's connectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connectors: Option<Vec<String>>,
 }
 
 /// Whether an agent token may register an agent now.
@@ -152,6 +157,7 @@ mod tests {
             created_at_ms: created,
             expires_at_ms: expires,
             revoked_at_ms: None,
+            connectors: None,
         }
     }
 

@@ -131,6 +131,27 @@ async fn registrations_and_frames_are_policed_with_reasons() {
         CloseCode::Policy,
     )
     .await;
+    // A token scoped to other connectors cannot claim this one.
+    let (status, scoped) = api
+        .post(
+            "/api/agents/tokens",
+            json!({"name": "site-b", "connectors": ["crm"]}),
+        )
+        .await;
+    assert_eq!(status, 201, "{scoped}");
+    assert_eq!(scoped["connectors"], json!(["crm"]));
+    let scoped = scoped["token"].as_str().expect("token");
+    refused(
+        &server,
+        text(registration(scoped, &key, &["ldap"])),
+        "FORBIDDEN_CONNECTOR",
+        CloseCode::Policy,
+    )
+    .await;
+    let (status, _) = api
+        .post("/api/agents/tokens", json!({"name": "x", "connectors": []}))
+        .await;
+    assert_eq!(status, 400);
     let mut weak = registration(&token, &key, &["ldap"]);
     weak["publicKey"] = json!("AAAA");
     refused(&server, text(weak), "INVALID_PUBLIC_KEY", CloseCode::Policy).await;
@@ -182,8 +203,8 @@ async fn an_agent_that_stops_answering_pings_is_dropped() {
     let token = issue_token(&api, "silent", None).await;
     let key = AgentKey::load_or_create(&data.path().join("key")).expect("key");
     let mut socket = connect(&server).await;
-    let registration = registration(&token, &key, &["ldap"]).to_string();
-    send(&mut socket, Message::Text(registration.into())).await;
+    let first = registration(&token, &key, &["ldap"]).to_string();
+    send(&mut socket, Message::Text(first.into())).await;
     assert_eq!(next_text(&mut socket).await["type"], "registered");
     // Never read again: no pong goes back.
     let dropped = eventually(Duration::from_secs(30), || async {
@@ -194,6 +215,17 @@ async fn an_agent_that_stops_answering_pings_is_dropped() {
     assert!(dropped.is_some(), "{}", server.printed());
     assert!(server.printed().contains("HEARTBEAT_TIMEOUT"));
     drop(socket);
+
+    // A token that expires while its agent is connected ends the session
+    // (the agent keeps answering pings, so only the expiry can end it).
+    let expiring = issue_token(&api, "brief", Some(2)).await;
+    let mut socket = connect(&server).await;
+    let first = registration(&expiring, &key, &["ldap"]).to_string();
+    send(&mut socket, Message::Text(first.into())).await;
+    assert_eq!(next_text(&mut socket).await["type"], "registered");
+    let error = next_text(&mut socket).await;
+    assert_eq!(error["code"], "TOKEN_EXPIRED", "{error}");
+    assert_eq!(close_frame(&mut socket).await.0, CloseCode::Policy);
 }
 
 #[tokio::test]
