@@ -117,7 +117,9 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     let shipped = shipped::register_all(&engine, &types)
         .await
         .context("loading the shipped plugins")?;
-    let agents = Arc::new(AgentHub::new(options.agents.clone()));
+    let remembered = store.agents().await.context("reading the known agents")?;
+    let agents =
+        Arc::new(AgentHub::new(options.agents.clone()).remembering(store.clone(), remembered));
     let service = Arc::new(
         ConnectorService::new(
             store.clone(),

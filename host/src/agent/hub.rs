@@ -7,10 +7,11 @@
 //! same connector share the load, and an agent going away fails only the
 //! commands it was holding (with `AGENT_DISCONNECTED`), never later ones.
 //!
-//! The hub remembers agents after they disconnect (until the server stops or
-//! the agent is removed with `DELETE /api/agents/:id`): a connector claimed
-//! by a known agent is never silently run on the server instead, where its
-//! private upstream is unreachable; it fails with `AGENT_UNAVAILABLE`.
+//! The hub remembers agents after they disconnect, across server restarts
+//! (in the store), until an agent is removed with `DELETE /api/agents/:id`:
+//! a connector claimed by a known agent is never silently run on the server
+//! instead, where its private upstream is unreachable; it fails with
+//! `AGENT_UNAVAILABLE`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -23,6 +24,7 @@ use x25519_dalek::PublicKey;
 
 use super::protocol::{AgentCommand, AgentResponse, Registration, ServerMessage};
 use crate::service::now_ms;
+use crate::store::{AgentRecord, Store};
 
 /// Limits and timings of the agent channel.
 #[derive(Debug, Clone)]
@@ -277,16 +279,64 @@ pub struct AgentStatus {
     pub failed: u64,
 }
 
-/// An agent's current connection, or its last one once disconnected.
-struct AgentEntry {
-    session: Arc<AgentSession>,
-    disconnected_at_ms: Option<u64>,
+/// What the hub knows of one agent.
+enum AgentEntry {
+    /// Connected now, or disconnected since this server started (with the
+    /// figures of that connection).
+    Session {
+        session: Arc<AgentSession>,
+        disconnected_at_ms: Option<u64>,
+    },
+    /// Known from an earlier run of the server; not connected since.
+    Remembered(AgentRecord),
 }
 
 impl AgentEntry {
     fn connected(&self) -> Option<&Arc<AgentSession>> {
-        self.disconnected_at_ms.is_none().then_some(&self.session)
+        match self {
+            Self::Session {
+                session,
+                disconnected_at_ms: None,
+            } => Some(session),
+            _ => None,
+        }
     }
+
+    fn claims(&self) -> &[String] {
+        match self {
+            Self::Session { session, .. } => &session.registration.connector_names,
+            Self::Remembered(record) => &record.connector_names,
+        }
+    }
+
+    fn status(&self) -> AgentStatus {
+        match self {
+            Self::Session {
+                session,
+                disconnected_at_ms,
+            } => status_of(session, *disconnected_at_ms),
+            Self::Remembered(record) => AgentStatus {
+                agent_id: record.agent_id.clone(),
+                agent_name: record.agent_name.clone(),
+                status: "disconnected",
+                connector_names: record.connector_names.clone(),
+                version: record.version.clone(),
+                token_id: record.token_id.clone(),
+                connected_at_ms: record.connected_at_ms,
+                disconnected_at_ms: record.disconnected_at_ms,
+                last_heartbeat_ms: record.disconnected_at_ms.unwrap_or(record.connected_at_ms),
+                in_flight: 0,
+                completed: 0,
+                failed: 0,
+            },
+        }
+    }
+}
+
+/// A change to write to the store, in order.
+enum Change {
+    Put(AgentRecord),
+    Delete(String),
 }
 
 /// The registry of agents.
@@ -296,6 +346,8 @@ pub struct AgentHub {
     serials: AtomicU64,
     /// Rotates the first candidate, so equally loaded agents take turns.
     turns: AtomicUsize,
+    /// Where agent records go, when the hub has a store.
+    changes: Option<mpsc::UnboundedSender<Change>>,
 }
 
 impl AgentHub {
@@ -306,6 +358,38 @@ impl AgentHub {
             agents: Mutex::new(BTreeMap::new()),
             serials: AtomicU64::new(0),
             turns: AtomicUsize::new(0),
+            changes: None,
+        }
+    }
+
+    /// Keep agent records in `store`, starting from `remembered` (what an
+    /// earlier run of the server saw). Writes happen in order on a task of
+    /// their own, off the execution path.
+    pub fn remembering(mut self, store: Store, remembered: Vec<AgentRecord>) -> Self {
+        let mut agents = self.agents();
+        for record in remembered {
+            agents.insert(record.agent_id.clone(), AgentEntry::Remembered(record));
+        }
+        drop(agents);
+        let (changes, mut pending) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            while let Some(change) = pending.recv().await {
+                let written = match change {
+                    Change::Put(record) => store.put_agent(record).await,
+                    Change::Delete(agent_id) => store.delete_agent(agent_id).await,
+                };
+                if let Err(error) = written {
+                    tracing::warn!(%error, "could not record an agent");
+                }
+            }
+        });
+        self.changes = Some(changes);
+        self
+    }
+
+    fn record(&self, change: Change) {
+        if let Some(changes) = &self.changes {
+            let _ = changes.send(change);
         }
     }
 
@@ -343,10 +427,11 @@ impl AgentHub {
             pending: Mutex::default(),
             evicted: watch::Sender::new(None),
         });
-        let entry = AgentEntry {
+        let entry = AgentEntry::Session {
             session: session.clone(),
             disconnected_at_ms: None,
         };
+        self.record(Change::Put(record_of(&session, None)));
         let replaced = self
             .agents()
             .insert(session.registration.agent_id.clone(), entry);
@@ -363,10 +448,15 @@ impl AgentHub {
     /// `AGENT_DISCONNECTED` (their answer channels are dropped).
     pub fn disconnect(&self, session: &Arc<AgentSession>) {
         let mut agents = self.agents();
-        if let Some(entry) = agents.get_mut(&session.registration.agent_id)
-            && entry.session.serial == session.serial
+        if let Some(AgentEntry::Session {
+            session: current,
+            disconnected_at_ms,
+        }) = agents.get_mut(&session.registration.agent_id)
+            && current.serial == session.serial
         {
-            entry.disconnected_at_ms = Some(now_ms());
+            let now = now_ms();
+            *disconnected_at_ms = Some(now);
+            self.record(Change::Put(record_of(session, Some(now))));
         }
         drop(agents);
         let mut pending = session.pending();
@@ -380,8 +470,7 @@ impl AgentHub {
         let mut claimed_by = Vec::new();
         let mut connected = Vec::new();
         for (id, entry) in agents.iter() {
-            let claims = &entry.session.registration.connector_names;
-            if !claims.iter().any(|name| name == connector) {
+            if !entry.claims().iter().any(|name| name == connector) {
                 continue;
             }
             claimed_by.push(id.clone());
@@ -423,10 +512,7 @@ impl AgentHub {
 
     /// Every agent seen since the server started, by id.
     pub fn list(&self) -> Vec<AgentStatus> {
-        self.agents()
-            .values()
-            .map(|entry| status_of(&entry.session, entry.disconnected_at_ms))
-            .collect()
+        self.agents().values().map(AgentEntry::status).collect()
     }
 
     /// Close the connections registered with agent token `token_id` (it was
@@ -451,6 +537,7 @@ impl AgentHub {
         let removed = self.agents().remove(agent_id);
         match removed {
             Some(entry) => {
+                self.record(Change::Delete(agent_id.to_string()));
                 if let Some(session) = entry.connected() {
                     session.evict("AGENT_REMOVED", "the agent was removed by an admin".into());
                 }
@@ -458,6 +545,19 @@ impl AgentHub {
             }
             None => false,
         }
+    }
+}
+
+fn record_of(session: &AgentSession, disconnected_at_ms: Option<u64>) -> AgentRecord {
+    let registration = &session.registration;
+    AgentRecord {
+        agent_id: registration.agent_id.clone(),
+        agent_name: registration.agent_name.clone(),
+        connector_names: registration.connector_names.clone(),
+        version: registration.version.clone(),
+        token_id: session.token_id.clone(),
+        connected_at_ms: session.connected_at_ms,
+        disconnected_at_ms,
     }
 }
 
@@ -603,6 +703,45 @@ mod tests {
         assert_eq!(outcome, Err(DispatchError::Disconnected("a".into())));
         assert_eq!(hub.list()[0].failed, 1);
         assert_eq!(hub.list()[0].in_flight, 0);
+    }
+
+    #[tokio::test]
+    async fn claims_survive_a_restart_through_the_store() {
+        let dir = tempfile::tempdir().expect("test");
+        let store = Store::open(&dir.path().join("db")).expect("test");
+        let first = hub(4).remembering(store.clone(), Vec::new());
+        let (session, _outgoing) = first.connect(registration("a", &["ldap"]), "t".into(), key());
+        first.disconnect(&session);
+        let mut remembered = Vec::new();
+        for _ in 0..100 {
+            remembered = store.agents().await.expect("test");
+            if remembered
+                .first()
+                .is_some_and(|r| r.disconnected_at_ms.is_some())
+            {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(remembered.len(), 1);
+        assert_eq!(remembered[0].connector_names, ["ldap"]);
+        assert!(remembered[0].disconnected_at_ms.is_some());
+
+        let restarted = hub(4).remembering(store.clone(), remembered);
+        assert!(matches!(
+            restarted.route("ldap"),
+            Route::Unavailable(Unavailable::NoneConnected { .. })
+        ));
+        assert_eq!(restarted.list()[0].status, "disconnected");
+        assert!(restarted.remove("a"));
+        assert!(matches!(restarted.route("ldap"), Route::Local));
+        for _ in 0..100 {
+            if store.agents().await.expect("test").is_empty() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the removal was not written");
     }
 
     #[test]

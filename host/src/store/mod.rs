@@ -5,6 +5,7 @@
 //! blocking pool, never on an async worker.
 
 mod agent_tokens;
+mod agents;
 mod records;
 
 use std::path::Path;
@@ -15,6 +16,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
+pub use agents::AgentRecord;
 pub use records::{ConnectorRecord, ExecutionRecord, Role, TokenRecord};
 
 /// Connector records by id.
@@ -80,6 +82,7 @@ impl Store {
         txn.open_table(TOKENS)?;
         txn.open_table(META)?;
         txn.open_table(agent_tokens::AGENT_TOKENS)?;
+        txn.open_table(agents::AGENTS)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }

@@ -185,7 +185,7 @@ async fn an_agent_reaches_the_upstream_the_server_refuses() {
 async fn bad_expired_and_revoked_tokens_stop_the_agent_and_unknown_connectors_are_refused() {
     let (private_url, _) = private_upstream().await;
     let data = tempfile::tempdir().expect("dir");
-    let server = Server::start(&data.path().join("data"));
+    let mut server = Server::start(&data.path().join("data"));
     let api = server.admin();
     let definition = fetcher("directory", &private_url, SECRET);
     assert_eq!(api.post("/api/connectors", definition).await.0, 201);
@@ -287,7 +287,9 @@ async fn bad_expired_and_revoked_tokens_stop_the_agent_and_unknown_connectors_ar
     );
 
     // The connector belongs to an agent that is gone: a clear error, not a
-    // silent run on the server.
+    // silent run on the server, even after the server restarts.
+    server.restart();
+    let api = server.admin();
     let listed = agents(&api).await;
     let a3 = listed
         .iter()
