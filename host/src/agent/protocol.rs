@@ -14,8 +14,8 @@ use crate::agent::seal::SealedConfig;
 use crate::imports::{HttpCall, LogEntry, LogLevel};
 use crate::model::{ConfigSchema, ExecutionModel};
 
-/// The agent's first frame.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The agent's first frame. Its `Debug` hides the token.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Registration {
     /// Stable id chosen by the operator (e.g. `agent-prod-01`).
@@ -31,6 +31,19 @@ pub struct Registration {
     /// The agent's software version, shown in `GET /api/agents`.
     #[serde(default)]
     pub version: Option<String>,
+}
+
+impl std::fmt::Debug for Registration {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registration")
+            .field("agent_id", &self.agent_id)
+            .field("agent_name", &self.agent_name)
+            .field("connector_names", &self.connector_names)
+            .field("api_token", &"***")
+            .field("public_key", &self.public_key)
+            .field("version", &self.version)
+            .finish()
+    }
 }
 
 /// A frame from the server after registration.
@@ -168,6 +181,7 @@ mod tests {
         }))
         .expect("test");
         assert_eq!(registration.connector_names, ["internal-ldap", "sap-hr"]);
+        assert!(!format!("{registration:?}").contains("flo_agent_x"));
         // The spec's four fields alone are not enough: no key, no sealing.
         let missing_key = serde_json::from_value::<Registration>(json!({
             "agentId": "a", "agentName": "A", "connectorNames": [], "apiToken": "t"

@@ -25,7 +25,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(),
+        state.metrics.render(&state.agents.list()),
     )
 }
 
@@ -120,13 +120,20 @@ fn api_document() -> Value {
                 "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}},
             "/api/agents/tokens": {
                 "get": {"summary": "List agent tokens (no secrets)", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object"}}))}))},
-                "post": {"summary": "Issue an agent token (admin; shown once)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresInSeconds": {"type": "integer", "minimum": 0}}}}}},
+                "post": {"summary": "Issue an agent token (admin; shown once)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresInSeconds": {"type": "integer", "minimum": 0}, "connectors": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "the only connectors the token may claim"}}}}}},
                     "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}
             },
             "/api/agents/tokens/{tokenId}": {
-                "delete": {"summary": "Revoke an agent token (admin)", "parameters": [{"name": "tokenId", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "delete": {"summary": "Revoke an agent token (admin); its agents are disconnected", "parameters": [{"name": "tokenId", "in": "path", "required": true, "schema": {"type": "string"}}],
                     "responses": with_errors(json!({"200": ok(json!({"type": "object"}))}))}
-            }
+            },
+            "/api/agents": {"get": {"summary": "On-premise agents: status, connectors, version, last heartbeat, commands in flight", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object"}}))}))}},
+            "/api/agents/{agentId}": {
+                "delete": {"summary": "Forget an agent (admin): disconnects it; its connectors run on the server again", "parameters": [{"name": "agentId", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with_errors(json!({"204": {"description": "forgotten"}}))}
+            },
+            "/api/connectors/agents/ws": {"get": {"security": [], "summary": "The agent WebSocket (upgrade); authenticated by the agent token in the registration message (see the README)",
+                "responses": {"101": {"description": "switching protocols"}}}}
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},

@@ -1,14 +1,17 @@
-//! Prometheus metrics: executions by connector, model and outcome, and a
-//! latency histogram by model.
+//! Prometheus metrics: executions by connector, model and outcome, a
+//! latency histogram by model, and the on-premise agents (connected or not,
+//! commands in flight), read from the hub at scrape time.
 
 use std::sync::Mutex;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
+use crate::agent::hub::AgentStatus;
 use crate::service::ExecutionResponse;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -23,11 +26,18 @@ struct ModelLabels {
     model: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AgentLabels {
+    agent: String,
+}
+
 /// The registry and the metrics in it.
 pub struct Metrics {
     registry: Mutex<Registry>,
     executions: Family<ExecutionLabels, Counter>,
     latency: Family<ModelLabels, Histogram>,
+    agent_connected: Family<AgentLabels, Gauge>,
+    agent_in_flight: Family<AgentLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -50,10 +60,24 @@ impl Default for Metrics {
             "Connector execution wall time",
             latency.clone(),
         );
+        let agent_connected = Family::<AgentLabels, Gauge>::default();
+        registry.register(
+            "agent_connected",
+            "1 while the on-premise agent is connected, 0 after it went away",
+            agent_connected.clone(),
+        );
+        let agent_in_flight = Family::<AgentLabels, Gauge>::default();
+        registry.register(
+            "agent_commands_in_flight",
+            "Commands sent to the agent and not yet answered",
+            agent_in_flight.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             executions,
             latency,
+            agent_connected,
+            agent_in_flight,
         }
     }
 }
@@ -80,8 +104,21 @@ impl Metrics {
             .observe(response.duration_ms as f64 / 1000.0);
     }
 
-    /// The text exposition format.
-    pub fn render(&self) -> String {
+    /// The text exposition format, with the agents as they are now.
+    pub fn render(&self, agents: &[AgentStatus]) -> String {
+        self.agent_connected.clear();
+        self.agent_in_flight.clear();
+        for agent in agents {
+            let labels = AgentLabels {
+                agent: agent.agent_id.clone(),
+            };
+            self.agent_connected
+                .get_or_create(&labels)
+                .set(i64::from(agent.status == "connected"));
+            self.agent_in_flight
+                .get_or_create(&labels)
+                .set(agent.in_flight as i64);
+        }
         let mut text = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if prometheus_client::encoding::text::encode(&mut text, &registry).is_err() {

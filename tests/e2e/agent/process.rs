@@ -173,6 +173,13 @@ async fn an_agent_reaches_the_upstream_the_server_refuses() {
     assert_eq!(status["connectorNames"], json!(connectors));
     assert!(status["lastHeartbeatMs"].as_u64() >= status["connectedAtMs"].as_u64());
 
+    let (_, metrics) = floh_e2e::Api::new(&server.url, None).get("/metrics").await;
+    let metrics = metrics.as_str().unwrap_or_default().to_string();
+    assert!(
+        metrics.contains("floh_agent_connected{agent=\"agent-plant-a\"} 1"),
+        "{metrics}"
+    );
+
     // Secrets appear nowhere in clear: not in the agent listing, not in
     // either process's output.
     assert!(!listed[0].to_string().contains(&token));
