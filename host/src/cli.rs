@@ -349,6 +349,25 @@ pub async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
     }
 }
 
+/// `floh agent list` (no id) or `floh agent remove ID`.
+pub async fn agents(options: ClientOptions, remove: Option<&str>) -> anyhow::Result<()> {
+    let client = Client::new(options)?;
+    match remove {
+        None => print(&client.call(reqwest::Method::GET, "/agents", None).await?),
+        Some(id) => {
+            client
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/agents/{}", encode(id)),
+                    None,
+                )
+                .await?;
+            println!("removed agent {id}");
+            Ok(())
+        }
+    }
+}
+
 /// `floh agent token …`.
 pub async fn agent_token(options: ClientOptions, command: AgentTokenCommand) -> anyhow::Result<()> {
     let client = Client::new(options)?;

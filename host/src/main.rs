@@ -119,6 +119,19 @@ enum AgentCommand {
         #[command(flatten)]
         client: ClientOptions,
     },
+    /// List the agents the server knows (status, connectors, in flight).
+    List {
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Forget an agent (admin): it is disconnected and its connectors run
+    /// on the server again.
+    Remove {
+        /// The agent's id.
+        id: String,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
 }
 
 #[tokio::main]
@@ -175,6 +188,14 @@ async fn main() -> anyhow::Result<()> {
             command: Some(AgentCommand::Token { command, client }),
             ..
         } => cli::agent_token(client, command).await,
+        Command::Agent {
+            command: Some(AgentCommand::List { client }),
+            ..
+        } => cli::agents(client, None).await,
+        Command::Agent {
+            command: Some(AgentCommand::Remove { id, client }),
+            ..
+        } => cli::agents(client, Some(&id)).await,
         Command::Agent { command: None, run } => agent::client::run(run.into_options()?).await,
         Command::PreinitEngine { input, output } => {
             let raw =

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use floh_e2e::{AgentProcess, Server, ServerSettings, eventually, upstream};
 use serde_json::{Value, json};
 
-use super::{LOOPBACK, agents, fetcher, issue_token, wait_connected};
+use super::{LOOPBACK, agents, fetcher, floh_cli, issue_token, wait_connected};
 use crate::crm;
 
 const REGISTERED: &str = "floh agent registered";
@@ -521,4 +521,60 @@ async fn agents_connect_over_wss_trusting_a_private_ca() {
     assert_eq!(status, 200, "{result}");
     assert_eq!(result["success"], true, "{result}");
     assert_eq!(result["data"]["total"], 2);
+}
+
+#[tokio::test]
+async fn an_agent_at_its_in_flight_limit_refuses_more_and_the_cli_lists_and_removes_it() {
+    let (private_url, _) = private_upstream().await;
+    let data = tempfile::tempdir().expect("dir");
+    let settings = ServerSettings {
+        extra_args: vec!["--agent-max-in-flight".into(), "1".into()],
+        ..ServerSettings::default()
+    };
+    let server = Server::start_with(&data.path().join("data"), settings).expect("server");
+    let api = server.admin();
+    let definition = fetcher("narrow", &private_url, SECRET);
+    assert_eq!(api.post("/api/connectors", definition).await.0, 201);
+    let token = issue_token(&api, "narrow", None).await;
+    let agent = AgentProcess::start(
+        &server.url,
+        &token,
+        "agent-narrow",
+        &["narrow"],
+        &data.path().join("agent"),
+        &LOOPBACK,
+    );
+    assert!(agent.wait_for(REGISTERED, 1, Duration::from_secs(60)).await);
+
+    let slow_api = api.clone();
+    let slow = tokio::spawn(async move { fetch(&slow_api, "narrow", "/slow").await });
+    eventually(Duration::from_secs(30), || async {
+        (agents(&api).await[0]["inFlight"] == 1).then_some(())
+    })
+    .await
+    .expect("the slow command is in flight");
+    let refused = fetch(&api, "narrow", "/items").await;
+    assert_eq!(refused["errorCode"], "AGENT_BUSY", "{refused}");
+
+    let (ok, listed, stderr) = floh_cli(&server, &["agent", "list"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(listed[0]["agentId"], "agent-narrow", "{listed}");
+    assert_eq!(listed[0]["inFlight"], 1, "{listed}");
+
+    // Removing a running agent disconnects it (failing what it held); it
+    // registers again, as a running agent should.
+    let (ok, _, stderr) = floh_cli(&server, &["agent", "remove", "agent-narrow"]);
+    assert!(ok, "{stderr}");
+    let held = slow.await.expect("slow call");
+    assert_eq!(held["errorCode"], "AGENT_DISCONNECTED", "{held}");
+    assert!(
+        agent.printed().contains("AGENT_REMOVED"),
+        "{}",
+        agent.printed()
+    );
+    assert!(agent.wait_for(REGISTERED, 2, Duration::from_secs(60)).await);
+    assert_eq!(fetch(&api, "narrow", "/items").await["success"], true);
+    let (ok, _, stderr) = floh_cli(&server, &["agent", "remove", "nobody"]);
+    assert!(!ok);
+    assert!(stderr.contains("AGENT_NOT_FOUND"), "{stderr}");
 }

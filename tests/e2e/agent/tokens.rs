@@ -1,10 +1,10 @@
 //! Agent tokens through the API and the CLI: issued once, stored hashed,
 //! listed without secrets, revoked.
 
-use std::process::Command;
+use floh_e2e::{Api, Server};
+use serde_json::json;
 
-use floh_e2e::{ADMIN_TOKEN, Api, Server, floh_binary};
-use serde_json::{Value, json};
+use super::floh_cli;
 
 #[tokio::test]
 async fn agent_tokens_are_issued_once_listed_without_secrets_and_revoked() {
@@ -80,25 +80,11 @@ async fn agent_tokens_are_issued_once_listed_without_secrets_and_revoked() {
     assert_eq!(status, 400, "{bad}");
 }
 
-fn floh(server: &Server, args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(floh_binary())
-        .args(args)
-        .env("FLOH_SERVER", &server.url)
-        .env("FLOH_TOKEN", ADMIN_TOKEN)
-        .output()
-        .expect("run floh");
-    (
-        output.status.success(),
-        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
-
 #[tokio::test]
 async fn the_cli_creates_lists_and_revokes_agent_tokens() {
     let data = tempfile::tempdir().expect("data dir");
     let server = Server::start(data.path());
-    let (ok, created, stderr) = floh(
+    let (ok, created, stderr) = floh_cli(
         &server,
         &[
             "agent",
@@ -118,15 +104,15 @@ async fn the_cli_creates_lists_and_revokes_agent_tokens() {
     );
     let id = created["id"].as_str().expect("id");
 
-    let (ok, listed, stderr) = floh(&server, &["agent", "token", "list"]);
+    let (ok, listed, stderr) = floh_cli(&server, &["agent", "token", "list"]);
     assert!(ok, "{stderr}");
     assert_eq!(listed[0]["id"], id);
     assert!(listed[0].get("token").is_none());
 
-    let (ok, revoked, stderr) = floh(&server, &["agent", "token", "revoke", id]);
+    let (ok, revoked, stderr) = floh_cli(&server, &["agent", "token", "revoke", id]);
     assert!(ok, "{stderr}");
     assert!(revoked["revokedAtMs"].is_u64());
-    let (ok, _, stderr) = floh(&server, &["agent", "token", "revoke", "atok-nope"]);
+    let (ok, _, stderr) = floh_cli(&server, &["agent", "token", "revoke", "atok-nope"]);
     assert!(!ok);
     assert!(stderr.contains("TOKEN_NOT_FOUND"), "{stderr}");
 }
