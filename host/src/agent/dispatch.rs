@@ -6,9 +6,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::hub::{DispatchError, Slot, Unavailable};
+use super::hub::Unavailable;
 use super::protocol::{AgentCommand, AgentResponse};
 use super::seal;
+use super::session::{DispatchError, Slot};
 use crate::model::{ConfigSchema, ExecutionModel};
 use crate::runtime::script_internals::redact_outcome;
 use crate::runtime::{ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation};

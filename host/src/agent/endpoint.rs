@@ -17,9 +17,9 @@ use axum::response::Response;
 use futures::SinkExt as _;
 use tokio::sync::mpsc;
 
-use super::hub::{AgentSession, Eviction};
 use super::protocol::{AgentMessage, Registration, ServerMessage};
 use super::seal;
+use super::session::{AgentSession, Eviction};
 use crate::api::AppState;
 use crate::service::now_ms;
 use crate::store::AgentTokenRecord;

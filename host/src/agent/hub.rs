@@ -13,16 +13,17 @@
 //! instead, where its private upstream is unreachable; it fails with
 //! `AGENT_UNAVAILABLE`.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::sync::{mpsc, oneshot, watch};
+use tokio::sync::mpsc;
 use x25519_dalek::PublicKey;
 
-use super::protocol::{AgentCommand, AgentResponse, Registration, ServerMessage};
+use super::protocol::{Registration, ServerMessage};
+use super::session::{AgentSession, Slot};
 use crate::service::now_ms;
 use crate::store::{AgentRecord, Store};
 
@@ -58,59 +59,6 @@ impl Default for HubSettings {
     }
 }
 
-/// Why a session is being closed by the server.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Eviction {
-    /// Sent in the `error` message (e.g. `TOKEN_REVOKED`).
-    pub code: &'static str,
-    /// Sent as the message and the close reason.
-    pub message: String,
-}
-
-/// One connected agent.
-pub struct AgentSession {
-    /// The registration it connected with (token excluded from listings).
-    pub registration: Registration,
-    /// The agent token's id.
-    pub token_id: String,
-    /// The key configs are sealed to.
-    pub public_key: PublicKey,
-    /// Distinguishes this connection from an earlier one of the same agent.
-    serial: u64,
-    connected_at_ms: u64,
-    last_seen_ms: AtomicU64,
-    in_flight: AtomicUsize,
-    completed: AtomicU64,
-    failed: AtomicU64,
-    outbox: mpsc::UnboundedSender<ServerMessage>,
-    pending: Mutex<Pending>,
-    evicted: watch::Sender<Option<Eviction>>,
-}
-
-/// Commands waiting for an answer; `closed` once the socket ended, so a
-/// command routed in the same instant fails instead of waiting in vain.
-#[derive(Default)]
-struct Pending {
-    closed: bool,
-    waiting: HashMap<String, oneshot::Sender<AgentResponse>>,
-}
-
-/// Why a command did not get an answer from an agent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum DispatchError {
-    /// The agent's connection ended while the command was in flight.
-    #[error("agent `{0}` disconnected before answering; the command may or may not have run")]
-    Disconnected(String),
-    /// No answer within the command's timeout (plus grace).
-    #[error("agent `{agent}` did not answer within {} ms", .waited.as_millis())]
-    NoAnswer {
-        /// The agent.
-        agent: String,
-        /// How long the server waited.
-        waited: Duration,
-    },
-}
-
 /// What to do with a command for a connector.
 pub enum Route {
     /// No agent has claimed the connector: run it on the server.
@@ -143,108 +91,6 @@ pub enum Unavailable {
         /// The per-agent limit.
         limit: usize,
     },
-}
-
-/// A reserved in-flight slot on one agent.
-pub struct Slot {
-    session: Arc<AgentSession>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.session.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-impl Slot {
-    /// The agent holding the slot.
-    pub fn session(&self) -> &Arc<AgentSession> {
-        &self.session
-    }
-
-    /// Send `command` and wait for its answer, at most `wait`.
-    pub async fn call(
-        &self,
-        command: AgentCommand,
-        wait: Duration,
-    ) -> Result<AgentResponse, DispatchError> {
-        let session = &self.session;
-        let agent = session.registration.agent_id.clone();
-        let command_id = command.command_id.clone();
-        let (answer, answered) = oneshot::channel();
-        {
-            let mut pending = session.pending();
-            if pending.closed {
-                return Err(DispatchError::Disconnected(agent));
-            }
-            pending.waiting.insert(command_id.clone(), answer);
-        }
-        if session
-            .outbox
-            .send(ServerMessage::Command(Box::new(command)))
-            .is_err()
-        {
-            session.forget(&command_id);
-            return Err(DispatchError::Disconnected(agent));
-        }
-        let result = match tokio::time::timeout(wait, answered).await {
-            Ok(Ok(response)) => Ok(response),
-            // The sender was dropped: the session ended.
-            Ok(Err(_)) => Err(DispatchError::Disconnected(agent)),
-            Err(_) => {
-                session.forget(&command_id);
-                Err(DispatchError::NoAnswer {
-                    agent,
-                    waited: wait,
-                })
-            }
-        };
-        match &result {
-            Ok(response) if response.success => &session.completed,
-            _ => &session.failed,
-        }
-        .fetch_add(1, Ordering::Relaxed);
-        result
-    }
-}
-
-impl AgentSession {
-    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
-        self.pending.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn forget(&self, command_id: &str) {
-        self.pending().waiting.remove(command_id);
-    }
-
-    /// Hand an agent's response to the command waiting for it. Returns
-    /// false when no command is waiting (unknown id, or it timed out).
-    pub fn complete(&self, response: AgentResponse) -> bool {
-        let waiting = self.pending().waiting.remove(&response.command_id);
-        match waiting {
-            Some(sender) => sender.send(response).is_ok(),
-            None => false,
-        }
-    }
-
-    /// Note that the agent showed a sign of life (any frame, or a pong).
-    pub fn seen(&self) {
-        self.last_seen_ms.store(now_ms(), Ordering::Relaxed);
-    }
-
-    /// When the agent last showed a sign of life.
-    pub fn last_seen_ms(&self) -> u64 {
-        self.last_seen_ms.load(Ordering::Relaxed)
-    }
-
-    /// Resolves when the server decides to close this session.
-    pub fn evictions(&self) -> watch::Receiver<Option<Eviction>> {
-        self.evicted.subscribe()
-    }
-
-    fn evict(&self, code: &'static str, message: String) {
-        self.evicted.send_replace(Some(Eviction { code, message }));
-    }
 }
 
 /// What `GET /api/agents` shows of one agent.
@@ -314,7 +160,7 @@ impl AgentEntry {
             Self::Session {
                 session,
                 disconnected_at_ms,
-            } => status_of(session, *disconnected_at_ms),
+            } => session.status(*disconnected_at_ms),
             Self::Remembered(record) => AgentStatus {
                 agent_id: record.agent_id.clone(),
                 agent_name: record.agent_name.clone(),
@@ -411,27 +257,13 @@ impl AgentHub {
         token_id: String,
         public_key: PublicKey,
     ) -> (Arc<AgentSession>, mpsc::UnboundedReceiver<ServerMessage>) {
-        let (outbox, outgoing) = mpsc::unbounded_channel();
-        let now = now_ms();
-        let session = Arc::new(AgentSession {
-            registration,
-            token_id,
-            public_key,
-            serial: self.serials.fetch_add(1, Ordering::Relaxed),
-            connected_at_ms: now,
-            last_seen_ms: AtomicU64::new(now),
-            in_flight: AtomicUsize::new(0),
-            completed: AtomicU64::new(0),
-            failed: AtomicU64::new(0),
-            outbox,
-            pending: Mutex::default(),
-            evicted: watch::Sender::new(None),
-        });
+        let serial = self.serials.fetch_add(1, Ordering::Relaxed);
+        let (session, outgoing) = AgentSession::open(registration, token_id, public_key, serial);
         let entry = AgentEntry::Session {
             session: session.clone(),
             disconnected_at_ms: None,
         };
-        self.record(Change::Put(record_of(&session, None)));
+        self.record(Change::Put(session.record(None)));
         let replaced = self
             .agents()
             .insert(session.registration.agent_id.clone(), entry);
@@ -452,16 +284,14 @@ impl AgentHub {
             session: current,
             disconnected_at_ms,
         }) = agents.get_mut(&session.registration.agent_id)
-            && current.serial == session.serial
+            && current.serial() == session.serial()
         {
             let now = now_ms();
             *disconnected_at_ms = Some(now);
-            self.record(Change::Put(record_of(session, Some(now))));
+            self.record(Change::Put(session.record(Some(now))));
         }
         drop(agents);
-        let mut pending = session.pending();
-        pending.closed = true;
-        pending.waiting.clear();
+        session.close();
     }
 
     /// Where a command for `connector` goes.
@@ -486,7 +316,7 @@ impl AgentHub {
         let count = connected.len().max(1);
         let best = (0..connected.len())
             .map(|i| connected[(turn + i) % count])
-            .min_by_key(|session| session.in_flight.load(Ordering::Acquire));
+            .min_by_key(|session| session.in_flight());
         let Some(session) = best else {
             return Route::Unavailable(Unavailable::NoneConnected {
                 connector: connector.to_string(),
@@ -494,23 +324,16 @@ impl AgentHub {
             });
         };
         let limit = self.settings.max_in_flight;
-        let reserved = session
-            .in_flight
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < limit).then_some(n + 1)
-            });
-        match reserved {
-            Ok(_) => Route::Agent(Slot {
-                session: session.clone(),
-            }),
-            Err(_) => Route::Unavailable(Unavailable::Busy {
+        match session.reserve(limit) {
+            Some(slot) => Route::Agent(slot),
+            None => Route::Unavailable(Unavailable::Busy {
                 connector: connector.to_string(),
                 limit,
             }),
         }
     }
 
-    /// Every agent seen since the server started, by id.
+    /// Every agent the hub knows, by id.
     pub fn list(&self) -> Vec<AgentStatus> {
         self.agents().values().map(AgentEntry::status).collect()
     }
@@ -548,44 +371,11 @@ impl AgentHub {
     }
 }
 
-fn record_of(session: &AgentSession, disconnected_at_ms: Option<u64>) -> AgentRecord {
-    let registration = &session.registration;
-    AgentRecord {
-        agent_id: registration.agent_id.clone(),
-        agent_name: registration.agent_name.clone(),
-        connector_names: registration.connector_names.clone(),
-        version: registration.version.clone(),
-        token_id: session.token_id.clone(),
-        connected_at_ms: session.connected_at_ms,
-        disconnected_at_ms,
-    }
-}
-
-fn status_of(session: &AgentSession, disconnected_at_ms: Option<u64>) -> AgentStatus {
-    let registration = &session.registration;
-    AgentStatus {
-        agent_id: registration.agent_id.clone(),
-        agent_name: registration.agent_name.clone(),
-        status: if disconnected_at_ms.is_some() {
-            "disconnected"
-        } else {
-            "connected"
-        },
-        connector_names: registration.connector_names.clone(),
-        version: registration.version.clone(),
-        token_id: session.token_id.clone(),
-        connected_at_ms: session.connected_at_ms,
-        disconnected_at_ms,
-        last_heartbeat_ms: session.last_seen_ms(),
-        in_flight: session.in_flight.load(Ordering::Acquire),
-        completed: session.completed.load(Ordering::Relaxed),
-        failed: session.failed.load(Ordering::Relaxed),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::agent::protocol::AgentCommand;
+    use crate::agent::session::DispatchError;
 
     fn registration(id: &str, connectors: &[&str]) -> Registration {
         Registration {

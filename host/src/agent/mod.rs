@@ -24,4 +24,5 @@ pub mod keys;
 pub mod protocol;
 pub mod runner;
 pub mod seal;
+pub mod session;
 pub mod tokens;
