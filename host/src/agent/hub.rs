@@ -44,6 +44,10 @@ pub struct HubSettings {
     /// How long after a command's own timeout the server still waits for
     /// the agent's answer (which then carries the agent's `TIMEOUT`).
     pub answer_grace: Duration,
+    /// How long a command waits for an agent to (re)connect when every
+    /// agent serving its connector is away: agents reconnect within about a
+    /// second of a server restart, so commands in that gap still run.
+    pub reconnect_grace: Duration,
 }
 
 impl Default for HubSettings {
@@ -55,6 +59,7 @@ impl Default for HubSettings {
             max_message_bytes: 4 * 1024 * 1024,
             max_frame_bytes: 1024 * 1024,
             answer_grace: Duration::from_secs(2),
+            reconnect_grace: Duration::from_secs(5),
         }
     }
 }
@@ -194,6 +199,8 @@ pub struct AgentHub {
     turns: AtomicUsize,
     /// Where agent records go, when the hub has a store.
     changes: Option<mpsc::UnboundedSender<Change>>,
+    /// Wakes commands waiting for an agent to connect.
+    connected: tokio::sync::Notify,
 }
 
 impl AgentHub {
@@ -205,6 +212,7 @@ impl AgentHub {
             serials: AtomicU64::new(0),
             turns: AtomicUsize::new(0),
             changes: None,
+            connected: tokio::sync::Notify::new(),
         }
     }
 
@@ -273,6 +281,7 @@ impl AgentHub {
                 "a new connection registered with the same agentId".into(),
             );
         }
+        self.connected.notify_waiters();
         (session, outgoing)
     }
 
@@ -294,7 +303,25 @@ impl AgentHub {
         session.close();
     }
 
-    /// Where a command for `connector` goes.
+    /// Where a command for `connector` goes, waiting up to `patience`
+    /// (at most the reconnect grace) for an agent when none is connected.
+    pub async fn route_waiting(&self, connector: &str, patience: Duration) -> Route {
+        let deadline = tokio::time::Instant::now() + patience.min(self.settings.reconnect_grace);
+        loop {
+            // Subscribe before looking, so a connection in between is seen.
+            let connected = self.connected.notified();
+            match self.route(connector) {
+                Route::Unavailable(Unavailable::NoneConnected { .. })
+                    if tokio::time::Instant::now() < deadline =>
+                {
+                    let _ = tokio::time::timeout_at(deadline, connected).await;
+                }
+                route => return route,
+            }
+        }
+    }
+
+    /// Where a command for `connector` goes now.
     pub fn route(&self, connector: &str) -> Route {
         let agents = self.agents();
         let mut claimed_by = Vec::new();
@@ -444,6 +471,36 @@ mod tests {
         let picks: Vec<_> = (0..4).map(|_| agent_of(&hub.route("ldap"))).collect();
         let a = picks.iter().filter(|p| p.as_deref() == Some("a")).count();
         assert_eq!(a, 2, "{picks:?}");
+    }
+
+    #[tokio::test]
+    async fn a_command_waits_briefly_for_an_agent_to_come_back() {
+        let hub = Arc::new(hub(4));
+        let (session, _outgoing) = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        hub.disconnect(&session);
+        // Nobody comes back: unavailable after the patience given.
+        let started = tokio::time::Instant::now();
+        let route = hub.route_waiting("ldap", Duration::from_millis(100)).await;
+        assert!(matches!(
+            route,
+            Route::Unavailable(Unavailable::NoneConnected { .. })
+        ));
+        assert!(started.elapsed() >= Duration::from_millis(100));
+        // The agent reconnects while a command waits: it gets the command.
+        let waiting = {
+            let hub = hub.clone();
+            tokio::spawn(async move {
+                let route = hub.route_waiting("ldap", Duration::from_secs(30)).await;
+                agent_of(&route)
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let _back = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        let routed = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("woken by the connection")
+            .expect("test");
+        assert_eq!(routed.as_deref(), Some("a"));
     }
 
     #[test]

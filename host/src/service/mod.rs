@@ -295,7 +295,12 @@ impl ConnectorService {
                 timeout: request.metadata.timeout.map(Duration::from_millis),
             },
         };
-        let slot = match self.agents.route(&record.definition.name) {
+        let patience = self.engine.timeout_of(&invocation);
+        let slot = match self
+            .agents
+            .route_waiting(&record.definition.name, patience)
+            .await
+        {
             Route::Local => None,
             Route::Agent(slot) => Some(slot),
             Route::Unavailable(reason) => {

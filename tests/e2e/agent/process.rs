@@ -435,15 +435,18 @@ async fn the_agent_reconnects_after_the_server_restarts() {
     assert_eq!(fetch(&api, "ldap", "/items").await["success"], true);
 
     server.restart();
+    // Sent before the agent is back: the command waits for it to reconnect
+    // (the server remembers the claim) instead of failing or running here.
+    let api = server.admin();
+    let result = fetch(&api, "ldap", "/items").await;
+    assert_eq!(result["success"], true, "{result}");
+    assert_eq!(result["data"]["items"][1], "inside");
     assert!(
         agent.wait_for(REGISTERED, 2, Duration::from_secs(60)).await,
         "{}",
         agent.printed()
     );
-    let api = server.admin();
-    let result = fetch(&api, "ldap", "/items").await;
-    assert_eq!(result["success"], true, "{result}");
-    assert_eq!(result["data"]["items"][1], "inside");
+    assert_eq!(fetch(&api, "ldap", "/items").await["success"], true);
 }
 
 #[tokio::test]
