@@ -456,6 +456,17 @@ impl AgentProcess {
             let _ = child.wait();
         }
     }
+
+    /// Send SIGTERM (a graceful stop); the process keeps running until it
+    /// exits by itself.
+    pub fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
 }
 
 impl Drop for AgentProcess {

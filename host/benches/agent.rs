@@ -79,6 +79,7 @@ fn main() {
         egress: EgressPolicy::public_only(),
         min_backoff: Duration::from_millis(100),
         max_backoff: Duration::from_secs(1),
+        drain: Duration::from_secs(1),
     }));
 
     let load_rt = runtime();

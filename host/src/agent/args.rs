@@ -51,6 +51,9 @@ pub struct AgentArgs {
     /// The longest delay between reconnection attempts, in seconds.
     #[arg(long, default_value_t = 30)]
     pub max_backoff_seconds: u64,
+    /// On SIGTERM or Ctrl-C, how long to let commands in flight finish.
+    #[arg(long, default_value_t = 30)]
+    pub drain_seconds: u64,
 }
 
 impl AgentArgs {
@@ -87,6 +90,7 @@ impl AgentArgs {
             egress,
             min_backoff: Duration::from_millis(500),
             max_backoff: Duration::from_secs(self.max_backoff_seconds.max(1)),
+            drain: Duration::from_secs(self.drain_seconds),
         })
     }
 }

@@ -5,30 +5,37 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 use futures::{SinkExt as _, StreamExt as _};
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::keys::AgentKey;
-use super::protocol::{AgentMessage, Registration, ServerMessage};
+use super::link::{FATAL_CODES, Link};
+use super::protocol::{Registration, ServerMessage};
 use super::runner::CommandRunner;
 use crate::connectors::TypeRegistry;
 use crate::egress::EgressPolicy;
 use crate::plugins::{PluginDirectory, shipped};
 use crate::runtime::{ScriptEngine, ScriptEngineOptions};
 
+/// Resolves once `stop` turns true.
+pub(super) async fn stopped(mut stop: watch::Receiver<bool>) {
+    while !*stop.borrow_and_update() {
+        if stop.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
 /// The path agents connect to.
 pub const AGENT_PATH: &str = "/api/connectors/agents/ws";
-/// Error codes after which reconnecting is pointless.
-const FATAL_CODES: &[&str] = &["INVALID_TOKEN", "TOKEN_REVOKED", "TOKEN_EXPIRED"];
 /// The largest message the agent accepts from the server.
 const MAX_SERVER_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
 
@@ -58,17 +65,20 @@ pub struct AgentOptions {
     pub min_backoff: Duration,
     /// The longest reconnection delay.
     pub max_backoff: Duration,
+    /// On SIGTERM/SIGINT, how long to wait for commands in flight.
+    pub drain: Duration,
 }
 
 /// How one connection ended.
-enum Ended {
+pub(super) enum Ended {
     /// The agent is stopping (signal).
     Stopped,
     /// Lost; `registered` says whether registration had succeeded.
     Lost { registered: bool },
 }
 
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+/// The agent's side of the WebSocket.
+pub(super) type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// Run the agent until a signal or a fatal refusal.
 pub async fn run(options: AgentOptions) -> anyhow::Result<()> {
@@ -82,12 +92,14 @@ pub async fn run(options: AgentOptions) -> anyhow::Result<()> {
         options.connectors.join(", "),
         runner.key().public_base64()
     );
+    let (stopping, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        crate::server::shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
     let mut backoff = Backoff::new(options.min_backoff, options.max_backoff);
     loop {
-        let outcome = tokio::select! {
-            outcome = connection(&url, &options, &runner, connector.clone()) => outcome?,
-            _ = crate::server::shutdown_signal() => Ended::Stopped,
-        };
+        let outcome = connection(&url, &options, &runner, connector.clone(), stop.clone()).await?;
         match outcome {
             Ended::Stopped => return Ok(()),
             Ended::Lost { registered } => {
@@ -101,7 +113,7 @@ pub async fn run(options: AgentOptions) -> anyhow::Result<()> {
                 );
                 tokio::select! {
                     _ = tokio::time::sleep(delay) => {}
-                    _ = crate::server::shutdown_signal() => return Ok(()),
+                    _ = stopped(stop.clone()) => return Ok(()),
                 }
             }
         }
@@ -142,7 +154,36 @@ async fn connection(
     options: &AgentOptions,
     runner: &Arc<CommandRunner>,
     connector: Option<Connector>,
+    stop: watch::Receiver<bool>,
 ) -> anyhow::Result<Ended> {
+    // Before registration there is nothing to drain: a stop ends at once.
+    let accepted = tokio::select! {
+        accepted = register(url, options, runner, connector) => accepted?,
+        _ = stopped(stop.clone()) => return Ok(Ended::Stopped),
+    };
+    let Some((socket, heartbeat, max_in_flight)) = accepted else {
+        return Ok(Ended::Lost { registered: false });
+    };
+    tracing::info!(%url, "registered");
+    println!("floh agent registered with {url}");
+    let link = Link {
+        runner: runner.clone(),
+        heartbeat,
+        max_in_flight,
+        drain: options.drain,
+    };
+    // Once registered, a stop drains instead of dropping the connection.
+    link.serve(socket, stop).await
+}
+
+/// Connect and register: the socket, heartbeat and in-flight limit; `None`
+/// to retry later; an error when the server refuses the token.
+async fn register(
+    url: &str,
+    options: &AgentOptions,
+    runner: &Arc<CommandRunner>,
+    connector: Option<Connector>,
+) -> anyhow::Result<Option<(Socket, Duration, usize)>> {
     let config = WebSocketConfig::default().max_message_size(Some(MAX_SERVER_MESSAGE_BYTES));
     let mut socket =
         match tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector)
@@ -151,7 +192,7 @@ async fn connection(
             Ok((socket, _)) => socket,
             Err(error) => {
                 tracing::warn!(%url, %error, "cannot connect to the server");
-                return Ok(Ended::Lost { registered: false });
+                return Ok(None);
             }
         };
     let registration = Registration {
@@ -164,16 +205,11 @@ async fn connection(
     };
     let text = serde_json::to_string(&registration)?;
     if socket.send(Message::Text(text.into())).await.is_err() {
-        return Ok(Ended::Lost { registered: false });
+        return Ok(None);
     }
-    let (heartbeat, max_in_flight) = match registered(&mut socket).await? {
-        Some(accepted) => accepted,
-        None => return Ok(Ended::Lost { registered: false }),
-    };
-    tracing::info!(%url, "registered");
-    println!("floh agent registered with {url}");
-    serve(socket, runner, heartbeat, max_in_flight).await?;
-    Ok(Ended::Lost { registered: true })
+    Ok(registered(&mut socket)
+        .await?
+        .map(|(heartbeat, max_in_flight)| (socket, heartbeat, max_in_flight)))
 }
 
 /// Wait for the server's answer to the registration: the heartbeat and
@@ -204,97 +240,6 @@ async fn registered(socket: &mut Socket) -> anyhow::Result<Option<(Duration, usi
         Ok(ServerMessage::Command(_)) | Err(_) => {
             tracing::warn!("unexpected first message from the server");
             Ok(None)
-        }
-    }
-}
-
-/// Run commands until the connection ends. Each command runs in its own
-/// task (at most `max_in_flight` at once); answers are batched into one
-/// flush when several are ready. Returns an error only when the server
-/// revokes the agent's right to connect.
-async fn serve(
-    mut socket: Socket,
-    runner: &Arc<CommandRunner>,
-    heartbeat: Duration,
-    max_in_flight: usize,
-) -> anyhow::Result<()> {
-    let (answers, mut answered) = mpsc::unbounded_channel::<String>();
-    let slots = Arc::new(Semaphore::new(max_in_flight));
-    let mut last_seen = Instant::now();
-    let mut watchdog = tokio::time::interval(heartbeat);
-    loop {
-        tokio::select! {
-            received = socket.next() => {
-                let message = match received {
-                    Some(Ok(message)) => message,
-                    Some(Err(error)) => {
-                        tracing::warn!(%error, "connection error");
-                        return Ok(());
-                    }
-                    None => return Ok(()),
-                };
-                last_seen = Instant::now();
-                match message {
-                    Message::Text(text) => match serde_json::from_str::<ServerMessage>(&text) {
-                        Ok(ServerMessage::Command(command)) => {
-                            let runner = runner.clone();
-                            let answers = answers.clone();
-                            let slots = slots.clone();
-                            tokio::spawn(async move {
-                                let Ok(_slot) = slots.acquire_owned().await else { return };
-                                let response = runner.run(*command).await;
-                                let message = AgentMessage::Response(Box::new(response));
-                                if let Ok(text) = serde_json::to_string(&message) {
-                                    let _ = answers.send(text);
-                                }
-                            });
-                        }
-                        Ok(ServerMessage::Error { code, message }) => {
-                            tracing::warn!(%code, %message, "the server reports an error");
-                            eprintln!("the server reports: {code}: {message}");
-                            if FATAL_CODES.contains(&code.as_str()) {
-                                anyhow::bail!("the server dropped this agent: {code}: {message}");
-                            }
-                        }
-                        Ok(ServerMessage::Registered { .. }) => {}
-                        Err(error) => tracing::warn!(%error, "unreadable message from the server"),
-                    },
-                    // tungstenite queued the pong; send it now.
-                    Message::Ping(_) if socket.flush().await.is_err() => return Ok(()),
-                    Message::Close(frame) => {
-                        if let Some(frame) = frame {
-                            tracing::warn!(code = u16::from(frame.code), reason = %frame.reason, "the server closed the connection");
-                        }
-                        return Ok(());
-                    }
-                    _ => {}
-                }
-            }
-            Some(text) = answered.recv() => {
-                if socket.feed(Message::Text(text.into())).await.is_err() {
-                    return Ok(());
-                }
-                while let Ok(text) = answered.try_recv() {
-                    if socket.feed(Message::Text(text.into())).await.is_err() {
-                        return Ok(());
-                    }
-                }
-                if socket.flush().await.is_err() {
-                    return Ok(());
-                }
-            }
-            _ = watchdog.tick() => {
-                if last_seen.elapsed() > heartbeat * 3 {
-                    tracing::warn!("the server has been silent for three heartbeats");
-                    let _ = socket
-                        .close(Some(tokio_tungstenite::tungstenite::protocol::CloseFrame {
-                            code: CloseCode::Away,
-                            reason: "server silent".into(),
-                        }))
-                        .await;
-                    return Ok(());
-                }
-            }
         }
     }
 }

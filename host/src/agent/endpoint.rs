@@ -215,14 +215,21 @@ impl Connection {
                     session.seen();
                     match message {
                         Message::Text(text) => {
-                            let AgentMessage::Response(response) =
-                                serde_json::from_str(&text).map_err(|e| Refusal {
-                                    close_code: close_code::INVALID,
-                                    code: "INVALID_MESSAGE",
-                                    message: format!("invalid message: {e}"),
-                                })?;
-                            if !session.complete(*response) {
-                                tracing::debug!(agent = %session.registration.agent_id, "a response nobody waits for (timed out)");
+                            let message = serde_json::from_str(&text).map_err(|e| Refusal {
+                                close_code: close_code::INVALID,
+                                code: "INVALID_MESSAGE",
+                                message: format!("invalid message: {e}"),
+                            })?;
+                            match message {
+                                AgentMessage::Response(response) => {
+                                    if !session.complete(*response) {
+                                        tracing::debug!(agent = %session.registration.agent_id, "a response nobody waits for (timed out)");
+                                    }
+                                }
+                                AgentMessage::Draining => {
+                                    tracing::info!(agent = %session.registration.agent_id, "agent draining");
+                                    session.drain();
+                                }
                             }
                         }
                         Message::Binary(_) => return Err(binary_frame()),

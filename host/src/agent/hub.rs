@@ -331,7 +331,9 @@ impl AgentHub {
                 continue;
             }
             claimed_by.push(id.clone());
-            if let Some(session) = entry.connected() {
+            if let Some(session) = entry.connected()
+                && !session.is_draining()
+            {
                 connected.push(session);
             }
         }
@@ -461,6 +463,18 @@ mod tests {
         // A finished command frees its slot.
         drop(third);
         assert!(agent_of(&hub.route("ldap")).is_some());
+    }
+
+    #[test]
+    fn a_draining_agent_gets_nothing_new() {
+        let hub = hub(4);
+        let (a, _oa) = hub.connect(registration("a", &["ldap"]), "t".into(), key());
+        let _b = hub.connect(registration("b", &["ldap"]), "t".into(), key());
+        a.drain();
+        for _ in 0..4 {
+            assert_eq!(agent_of(&hub.route("ldap")).as_deref(), Some("b"));
+        }
+        assert_eq!(hub.list()[0].status, "draining");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod dispatch;
 pub mod endpoint;
 pub mod hub;
 pub mod keys;
+mod link;
 pub mod protocol;
 pub mod runner;
 pub mod seal;

@@ -78,6 +78,9 @@ pub enum ServerMessage {
 pub enum AgentMessage {
     /// The outcome of a command.
     Response(Box<AgentResponse>),
+    /// The agent is stopping: send it nothing new; it answers what it
+    /// holds, then closes.
+    Draining,
 }
 
 /// One command for the agent: everything it needs to run the connector
@@ -241,6 +244,10 @@ mod tests {
         });
         let parsed: AgentMessage = serde_json::from_value(response.clone()).expect("test");
         assert_eq!(serde_json::to_value(&parsed).expect("test"), response);
+        assert_eq!(
+            serde_json::to_value(AgentMessage::Draining).expect("test"),
+            json!({"type": "draining"})
+        );
     }
 
     #[test]

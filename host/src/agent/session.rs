@@ -4,7 +4,7 @@
 //! [`Slot`] on the session carries the command there and back.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -43,6 +43,8 @@ pub struct AgentSession {
     outbox: mpsc::UnboundedSender<ServerMessage>,
     pending: Mutex<Pending>,
     evicted: watch::Sender<Option<Eviction>>,
+    /// Set when the agent announced it is stopping: no new commands.
+    draining: AtomicBool,
 }
 
 /// Commands waiting for an answer; `closed` once the socket ended, so a
@@ -155,6 +157,7 @@ impl AgentSession {
             outbox,
             pending: Mutex::default(),
             evicted: watch::Sender::new(None),
+            draining: AtomicBool::new(false),
         });
         (session, outgoing)
     }
@@ -162,6 +165,16 @@ impl AgentSession {
     /// Distinguishes this connection from others of the same agent.
     pub(super) fn serial(&self) -> u64 {
         self.serial
+    }
+
+    /// The agent is stopping: route nothing new to it.
+    pub fn drain(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    /// Whether the agent announced it is stopping.
+    pub(super) fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
     }
 
     /// Commands sent and not yet answered.
@@ -250,6 +263,8 @@ impl AgentSession {
             agent_name: registration.agent_name.clone(),
             status: if disconnected_at_ms.is_some() {
                 "disconnected"
+            } else if self.is_draining() {
+                "draining"
             } else {
                 "connected"
             },

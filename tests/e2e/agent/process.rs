@@ -55,6 +55,13 @@ async fn private_upstream() -> (String, Arc<AtomicUsize>) {
             }),
         )
         .route(
+            "/slowish",
+            get(|| async {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                Json(json!({"finished": true}))
+            }),
+        )
+        .route(
             "/execute",
             post(|Json(body): Json<Value>| async move {
                 Json(json!({"success": true, "data": {"echo": body["params"], "key": body["config"]["apiKey"] == SECRET}}))
@@ -580,4 +587,67 @@ async fn an_agent_at_its_in_flight_limit_refuses_more_and_the_cli_lists_and_remo
     let (ok, _, stderr) = floh_cli(&server, &["agent", "remove", "nobody"]);
     assert!(!ok);
     assert!(stderr.contains("AGENT_NOT_FOUND"), "{stderr}");
+}
+
+#[tokio::test]
+async fn a_stopping_agent_finishes_its_commands_and_takes_no_new_ones() {
+    let (private_url, _) = private_upstream().await;
+    let data = tempfile::tempdir().expect("dir");
+    let server = Server::start(&data.path().join("data"));
+    let api = server.admin();
+    let definition = fetcher("drained", &private_url, SECRET);
+    assert_eq!(api.post("/api/connectors", definition).await.0, 201);
+    let token = issue_token(&api, "drain", None).await;
+    let mut args = LOOPBACK.to_vec();
+    args.extend(["--drain-seconds", "20"]);
+    let mut agent = AgentProcess::start(
+        &server.url,
+        &token,
+        "agent-drain",
+        &["drained"],
+        &data.path().join("agent"),
+        &args,
+    );
+    assert!(agent.wait_for(REGISTERED, 1, Duration::from_secs(60)).await);
+
+    let held_api = api.clone();
+    let held = tokio::spawn(async move { fetch(&held_api, "drained", "/slowish").await });
+    eventually(Duration::from_secs(30), || async {
+        (agents(&api).await[0]["inFlight"] == 1).then_some(())
+    })
+    .await
+    .expect("the command is in flight");
+    agent.terminate();
+    assert!(
+        agent
+            .wait_for(
+                "draining: 1 command(s) in flight",
+                1,
+                Duration::from_secs(10)
+            )
+            .await,
+        "{}",
+        agent.printed()
+    );
+    let listed = eventually(Duration::from_secs(10), || async {
+        let listed = agents(&api).await;
+        (listed[0]["status"] != "connected").then_some(listed)
+    })
+    .await
+    .expect("no longer taking commands");
+    assert!(
+        ["draining", "disconnected"].contains(&listed[0]["status"].as_str().unwrap_or("")),
+        "{listed:?}"
+    );
+    // Nothing new goes to a draining agent.
+    let refused = fetch(&api, "drained", "/items").await;
+    assert_eq!(refused["errorCode"], "AGENT_UNAVAILABLE", "{refused}");
+
+    // What it held finished and was answered; then it exited cleanly.
+    let finished = held.await.expect("held command");
+    assert_eq!(finished["success"], true, "{finished}");
+    assert_eq!(finished["data"], json!({"finished": true}));
+    let status = agent.exit_status(Duration::from_secs(30)).await;
+    assert!(status.is_some_and(|s| s.success()), "{}", agent.printed());
+    assert!(agent.printed().contains("floh agent stopped"));
 }
