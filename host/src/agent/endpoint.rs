@@ -159,7 +159,12 @@ impl Connection {
             .map_err(|e| Refusal::policy("INVALID_PUBLIC_KEY", e.to_string()))?;
         let mut unknown = Vec::new();
         for name in &registration.connector_names {
-            if self.state.service.get(name).await.is_err() {
+            let exists = self.state.service.exists(name).await.map_err(|e| Refusal {
+                close_code: close_code::ERROR,
+                code: "INTERNAL",
+                message: format!("cannot check connectors: {e}"),
+            })?;
+            if !exists {
                 unknown.push(name.as_str());
             }
         }
@@ -344,12 +349,15 @@ fn check_identity(registration: &Registration) -> Result<(), Refusal> {
 }
 
 fn read_error(error: &axum::Error) -> Refusal {
+    use std::error::Error as _;
+    use tokio_tungstenite::tungstenite;
     let text = error.to_string();
-    // tungstenite reports size limits as capacity errors.
-    if text.contains("Space limit exceeded")
-        || text.contains("too long")
-        || text.contains("Capacity")
-    {
+    // tungstenite reports the frame and message limits as capacity errors.
+    let over_limit = error
+        .source()
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|inner| matches!(inner, tungstenite::Error::Capacity(_)));
+    if over_limit {
         Refusal {
             close_code: close_code::SIZE,
             code: "MESSAGE_TOO_LARGE",

@@ -219,6 +219,15 @@ impl ConnectorService {
         Ok(())
     }
 
+    /// Whether a connector with this id or name exists (nothing decrypted).
+    pub async fn exists(&self, id_or_name: &str) -> Result<bool, ServiceError> {
+        Ok(self
+            .store
+            .find_connector(id_or_name.to_string())
+            .await?
+            .is_some())
+    }
+
     /// One connector.
     pub async fn get(&self, id_or_name: &str) -> Result<ConnectorView, ServiceError> {
         self.view(&self.find(id_or_name).await?)
