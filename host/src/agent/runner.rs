@@ -16,8 +16,8 @@ use crate::egress::EgressPolicy;
 use crate::model::ExecutionModel;
 use crate::redact::SecretRedactor;
 use crate::runtime::{
-    CompileError, CompiledScript, Execution, ExecutionContext, ExecutionError, Invocation,
-    InvocationMetadata, ScriptEngine,
+    CompileError, CompiledScript, Execution, ExecutionContext, Invocation, InvocationMetadata,
+    OutcomeFields, ScriptEngine,
 };
 use crate::secrets::secret_values;
 
@@ -193,33 +193,17 @@ impl CommandRunner {
 }
 
 fn response(command_id: String, execution: Execution) -> AgentResponse {
-    let mut response = AgentResponse {
+    let outcome = OutcomeFields::of(execution.outcome);
+    AgentResponse {
         command_id,
-        success: false,
-        data: None,
-        output_variables: None,
-        error: None,
-        error_code: None,
-        stack: None,
+        success: outcome.success,
+        data: outcome.data,
+        output_variables: outcome.output_variables,
+        error: outcome.error,
+        error_code: outcome.error_code,
+        stack: outcome.stack,
         duration_ms: execution.duration.as_millis() as u64,
         logs: execution.logs,
         http_calls: execution.http_calls,
-    };
-    match execution.outcome {
-        Ok(result) => {
-            response.success = result.success;
-            response.data = result.data;
-            response.output_variables = result.output_variables;
-            response.error = result.error;
-        }
-        Err(error) => {
-            response.error_code = Some(error.code().to_string());
-            response.stack = error.stack().filter(|s| !s.is_empty()).map(str::to_string);
-            response.error = Some(match &error {
-                ExecutionError::UnknownCommand(command) => format!("unknown command `{command}`"),
-                other => other.to_string(),
-            });
-        }
     }
-    response
 }

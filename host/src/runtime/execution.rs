@@ -61,6 +61,46 @@ pub struct Execution {
     pub duration: Duration,
 }
 
+/// An outcome as the flat fields responses carry (the API's execution
+/// response, an agent's `AgentResponse`): the result's fields, or the
+/// error's message, code and stack.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutcomeFields {
+    /// The result's `success` (false on an error).
+    pub success: bool,
+    /// The result's `data`.
+    pub data: Option<Value>,
+    /// The result's `outputVariables`.
+    pub output_variables: Option<Value>,
+    /// The result's `error`, or the execution error's message.
+    pub error: Option<String>,
+    /// The execution error's code.
+    pub error_code: Option<String>,
+    /// The JavaScript stack of a thrown error, when there is one.
+    pub stack: Option<String>,
+}
+
+impl OutcomeFields {
+    /// Flatten `outcome`.
+    pub fn of(outcome: Result<ConnectorResult, ExecutionError>) -> Self {
+        match outcome {
+            Ok(result) => Self {
+                success: result.success,
+                data: result.data,
+                output_variables: result.output_variables,
+                error: result.error,
+                ..Self::default()
+            },
+            Err(error) => Self {
+                error_code: Some(error.code().to_string()),
+                stack: error.stack().filter(|s| !s.is_empty()).map(str::to_string),
+                error: Some(error.to_string()),
+                ..Self::default()
+            },
+        }
+    }
+}
+
 /// Why an execution produced no connector result.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExecutionError {

@@ -12,7 +12,9 @@ mod wasm_engine;
 
 pub use artefact_cache::ArtefactCache;
 pub use engine_wasm::{ENGINE_WASM, engine_version};
-pub use execution::{ConnectorResult, Execution, ExecutionError, Invocation, InvocationMetadata};
+pub use execution::{
+    ConnectorResult, Execution, ExecutionError, Invocation, InvocationMetadata, OutcomeFields,
+};
 pub use limits::{ExecutionLimits, MemoryLimiter};
 pub use script_engine::{
     CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions,

@@ -30,7 +30,8 @@ use crate::model::{
 };
 use crate::redact::SecretRedactor;
 use crate::runtime::{
-    CompiledScript, Execution, ExecutionContext, ExecutionError, Invocation, ScriptEngine,
+    CompiledScript, Execution, ExecutionContext, ExecutionError, Invocation, OutcomeFields,
+    ScriptEngine,
 };
 use crate::secrets::{ConfigCipher, mask_config, merge_masked, secret_values};
 use crate::store::{ConnectorRecord, ExecutionRecord, Store, StoreError};
@@ -441,34 +442,22 @@ impl ConnectorService {
     ) -> ExecutionResponse {
         let execution_id = self.execution_ids.next();
         let duration_ms = execution.duration.as_millis() as u64;
-        let mut response = ExecutionResponse {
+        let outcome = OutcomeFields::of(execution.outcome);
+        let response = ExecutionResponse {
             execution_id: execution_id.clone(),
             connector: record.definition.name.clone(),
             execution_model: record.definition.execution_model,
             command: command.to_string(),
-            success: false,
-            data: None,
-            output_variables: None,
-            error: None,
-            error_code: None,
-            stack: None,
+            success: outcome.success,
+            data: outcome.data,
+            output_variables: outcome.output_variables,
+            error: outcome.error,
+            error_code: outcome.error_code,
+            stack: outcome.stack,
             duration_ms,
             logs: execution.logs,
             http_calls: execution.http_calls,
         };
-        match execution.outcome {
-            Ok(result) => {
-                response.success = result.success;
-                response.data = result.data;
-                response.output_variables = result.output_variables;
-                response.error = result.error;
-            }
-            Err(error) => {
-                response.error_code = Some(error.code().to_string());
-                response.stack = error.stack().filter(|s| !s.is_empty()).map(str::to_string);
-                response.error = Some(error.to_string());
-            }
-        }
         self.history.record(
             record.id.clone(),
             ExecutionRecord {
