@@ -72,12 +72,7 @@ pub async fn execute(
     };
     let execution = match outcome {
         Ok(response) => from_response(response, invocation, &agent),
-        Err(error) => Execution {
-            outcome: Err(error),
-            logs: Vec::new(),
-            http_calls: Vec::new(),
-            duration: Duration::ZERO,
-        },
+        Err(error) => Execution::failed(error),
     };
     // The agent masks secrets itself; the server does it again, since the
     // agent runs on someone else's machine.

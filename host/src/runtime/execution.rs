@@ -61,6 +61,18 @@ pub struct Execution {
     pub duration: Duration,
 }
 
+impl Execution {
+    /// An execution that failed before running anything.
+    pub fn failed(error: ExecutionError) -> Self {
+        Self {
+            outcome: Err(error),
+            logs: Vec::new(),
+            http_calls: Vec::new(),
+            duration: Duration::ZERO,
+        }
+    }
+}
+
 /// An outcome as the flat fields responses carry (the API's execution
 /// response, an agent's `AgentResponse`): the result's fields, or the
 /// error's message, code and stack.

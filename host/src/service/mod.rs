@@ -314,12 +314,7 @@ impl ConnectorService {
             Route::Local => None,
             Route::Agent(slot) => Some(slot),
             Route::Unavailable(reason) => {
-                let execution = Execution {
-                    outcome: Err(dispatch::unavailable(reason)),
-                    logs: Vec::new(),
-                    http_calls: Vec::new(),
-                    duration: Duration::ZERO,
-                };
+                let execution = Execution::failed(dispatch::unavailable(reason));
                 return Ok(self.respond(record, &request.command, execution, started_at_ms));
             }
         };
