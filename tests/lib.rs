@@ -474,3 +474,47 @@ impl Drop for AgentProcess {
         self.kill();
     }
 }
+
+/// Run the `floh` CLI against `server` as admin: success, stdout as JSON
+/// (`Null` when it is not JSON), stderr.
+pub fn floh_cli(server: &Server, args: &[&str]) -> (bool, Value, String) {
+    let output = Command::new(floh_binary())
+        .args(args)
+        .env("FLOH_SERVER", &server.url)
+        .env("FLOH_TOKEN", ADMIN_TOKEN)
+        .output()
+        .expect("run floh");
+    (
+        output.status.success(),
+        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// A self-signed certificate for 127.0.0.1 and localhost, written to
+/// `cert.pem` and `key.pem` in a directory.
+pub struct TestCertificate {
+    /// The certificate (also the CA to trust).
+    pub cert: PathBuf,
+    /// Its private key.
+    pub key: PathBuf,
+    /// The certificate's PEM text.
+    pub pem: String,
+}
+
+impl TestCertificate {
+    /// Generate one into `dir`.
+    pub fn create(dir: &Path) -> Self {
+        let certified = rcgen::generate_simple_self_signed(vec![
+            "127.0.0.1".to_string(),
+            "localhost".to_string(),
+        ])
+        .expect("certificate");
+        let cert = dir.join("cert.pem");
+        let key = dir.join("key.pem");
+        let pem = certified.cert.pem();
+        std::fs::write(&cert, &pem).expect("cert");
+        std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+        Self { cert, key, pem }
+    }
+}

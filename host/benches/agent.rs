@@ -9,14 +9,16 @@
 //! the WebSocket round trip, and opening the config on the agent.
 //! Run with `cargo bench -p floh --bench agent` (or `just bench-agent`).
 
+mod load;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use floh::agent::client::{self, AgentOptions};
 use floh::egress::EgressPolicy;
 use floh::server::{ServeOptions, build};
 use floh::service::{ConnectorService, ExecuteRequest};
+use load::{Figures, ms};
 use serde_json::json;
 
 const SCRIPT: &str =
@@ -138,16 +140,6 @@ fn ping() -> ExecuteRequest {
     }
 }
 
-struct Figures {
-    rate: f64,
-    p50: Duration,
-    p99: Duration,
-}
-
-fn ms(duration: Duration) -> f64 {
-    duration.as_secs_f64() * 1e3
-}
-
 fn report(label: &str, figures: &Figures) {
     println!(
         "  {label:<32} {:>8.0} commands/s   p50 {:>7.3} ms   p99 {:>7.3} ms",
@@ -157,50 +149,20 @@ fn report(label: &str, figures: &Figures) {
     );
 }
 
-/// Run `callers` loops executing `connector` for `window` after a warm-up.
+/// Run `callers` loops executing `connector`'s `ping`.
 async fn drive(
     service: &Arc<ConnectorService>,
     connector: &str,
     callers: usize,
     window: Duration,
 ) -> Figures {
-    let stop = Arc::new(AtomicBool::new(false));
-    let warmup = Duration::from_millis(500);
-    let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let (service, connector, stop) = (service.clone(), connector.to_string(), stop.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let measure_from = Instant::now() + warmup;
-                while !stop.load(Ordering::Relaxed) {
-                    let started = Instant::now();
-                    let response = service.execute(&connector, ping()).await.expect("execute");
-                    assert!(response.success, "{response:?}");
-                    if started >= measure_from {
-                        latencies.push(started.elapsed());
-                    }
-                    // A local execution can complete without ever waiting;
-                    // let the other callers (and the timer) run.
-                    tokio::task::yield_now().await;
-                }
-                latencies
-            })
-        })
-        .collect();
-    tokio::time::sleep(warmup).await;
-    let measuring = Instant::now();
-    tokio::time::sleep(window).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = measuring.elapsed();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("task"));
-    }
-    latencies.sort();
-    let count = latencies.len().max(1);
-    Figures {
-        rate: latencies.len() as f64 / elapsed.as_secs_f64(),
-        p50: latencies[count / 2],
-        p99: latencies[(count * 99 / 100).min(count - 1)],
-    }
+    let (service, connector) = (service.clone(), connector.to_string());
+    load::drive(callers, window, move || {
+        let (service, connector) = (service.clone(), connector.clone());
+        async move {
+            let response = service.execute(&connector, ping()).await.expect("execute");
+            assert!(response.success, "{response:?}");
+        }
+    })
+    .await
 }

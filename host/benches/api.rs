@@ -6,10 +6,10 @@
 //! generator shares the same two cores, so the figures are conservative.
 //! Run with `cargo bench -p floh --bench api`.
 
+mod load;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use floh::server::{ServeOptions, build};
 use serde_json::json;
@@ -57,68 +57,34 @@ fn main() {
             .await
             .expect("create");
         assert_eq!(created.status(), 201);
+        let url = format!("{base}/connectors/ping/execute");
+        let body = json!({"command": "ping"}).to_string();
         for clients in [1, 16, 64] {
-            let (rate, p50, p99) = drive(&client, &format!("{base}/connectors/ping/execute"), clients, Duration::from_secs(5)).await;
-            println!(
-                "{clients:>3} keep-alive clients: {rate:>8.0} executions/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
-                p50.as_secs_f64() * 1e3,
-                p99.as_secs_f64() * 1e3
-            );
-        }
-    });
-    drop(server_rt);
-    let _ = std::fs::remove_dir_all(&data);
-}
-
-async fn drive(
-    client: &reqwest::Client,
-    url: &str,
-    clients: usize,
-    window: Duration,
-) -> (f64, Duration, Duration) {
-    let stop = Arc::new(AtomicBool::new(false));
-    let body = json!({"command": "ping"}).to_string();
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (client, url, body, stop) =
-                (client.clone(), url.to_string(), body.clone(), stop.clone());
-            tokio::spawn(async move {
-                let mut latencies = Vec::new();
-                let warmup_until = Instant::now() + Duration::from_millis(500);
-                while !stop.load(Ordering::Relaxed) {
-                    let started = Instant::now();
+            let (client, url, body) = (client.clone(), url.clone(), body.clone());
+            let figures = load::drive(clients, Duration::from_secs(5), move || {
+                let (client, url, body) = (client.clone(), url.clone(), body.clone());
+                async move {
                     let response = client
                         .post(&url)
                         .bearer_auth(TOKEN)
                         .header("content-type", "application/json")
-                        .body(body.clone())
+                        .body(body)
                         .send()
                         .await
                         .expect("execute");
                     assert_eq!(response.status(), 200);
                     let _ = response.bytes().await.expect("body");
-                    if started >= warmup_until {
-                        latencies.push(started.elapsed());
-                    }
                 }
-                latencies
             })
-        })
-        .collect();
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let measuring = Instant::now();
-    tokio::time::sleep(window).await;
-    stop.store(true, Ordering::Relaxed);
-    let elapsed = measuring.elapsed();
-    let mut latencies = Vec::new();
-    for task in tasks {
-        latencies.extend(task.await.expect("task"));
-    }
-    latencies.sort();
-    let count = latencies.len().max(1);
-    (
-        latencies.len() as f64 / elapsed.as_secs_f64(),
-        latencies[count / 2],
-        latencies[(count * 99 / 100).min(count - 1)],
-    )
+            .await;
+            println!(
+                "{clients:>3} keep-alive clients: {:>8.0} executions/s   p50 {:>6.2} ms   p99 {:>6.2} ms",
+                figures.rate,
+                load::ms(figures.p50),
+                load::ms(figures.p99)
+            );
+        }
+    });
+    drop(server_rt);
+    let _ = std::fs::remove_dir_all(&data);
 }

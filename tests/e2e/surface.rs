@@ -2,30 +2,24 @@
 
 use std::process::Command;
 
-use floh_e2e::{ADMIN_TOKEN, Server, ServerSettings, floh_binary};
+use floh_e2e::{ADMIN_TOKEN, Server, ServerSettings, TestCertificate, floh_binary, floh_cli};
 use serde_json::{Value, json};
 
 use crate::crm;
 
 #[tokio::test]
 async fn the_server_speaks_https_with_a_given_certificate() {
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .expect("certificate");
     let dir = tempfile::tempdir().expect("dir");
-    let cert = dir.path().join("cert.pem");
-    let key = dir.path().join("key.pem");
-    std::fs::write(&cert, certified.cert.pem()).expect("cert");
-    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let certificate = TestCertificate::create(dir.path());
     let data = dir.path().join("data");
     let settings = ServerSettings {
-        tls: Some((cert, key)),
+        tls: Some((certificate.cert.clone(), certificate.key.clone())),
         ..ServerSettings::default()
     };
     let server = Server::start_with(&data, settings).expect("https server");
     assert!(server.url.starts_with("https://"), "{}", server.url);
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("root");
+    let root = reqwest::Certificate::from_pem(certificate.pem.as_bytes()).expect("root");
     let client = reqwest::Client::builder()
         .tls_certs_only([root])
         .build()
@@ -46,22 +40,6 @@ async fn the_server_speaks_https_with_a_given_certificate() {
             .await
             .is_err()
     );
-}
-
-fn floh(server: &Server, args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(floh_binary())
-        .args(args)
-        .env("FLOH_SERVER", &server.url)
-        .env("FLOH_TOKEN", ADMIN_TOKEN)
-        .output()
-        .expect("run floh");
-    let stdout = String::from_utf8_lossy(&output.stdout).to_string();
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    (
-        output.status.success(),
-        serde_json::from_str(&stdout).unwrap_or(Value::Null),
-        stderr,
-    )
 }
 
 #[tokio::test]
@@ -127,7 +105,7 @@ async fn the_cli_manages_and_runs_connectors() {
     assert!(!ok && stderr.contains("UNKNOWN_COMMAND"), "{stderr}");
     let (ok, _, _) = run(args(&["connector", "delete", "my-crm"])).await;
     assert!(ok);
-    let (ok, _, stderr) = floh(&server, &["connector", "get", "my-crm"]);
+    let (ok, _, stderr) = floh_cli(&server, &["connector", "get", "my-crm"]);
     assert!(!ok && stderr.contains("404"), "{stderr}");
 }
 

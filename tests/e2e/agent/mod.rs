@@ -8,30 +8,12 @@ mod tokens;
 
 use std::time::Duration;
 
-use std::process::Command;
-
-use floh_e2e::{ADMIN_TOKEN, Api, Server, eventually, floh_binary};
+use floh_e2e::{Api, eventually};
 use serde_json::{Value, json};
 
 /// Lets an agent reach the loopback upstreams tests run (a stand-in for the
 /// private network; the server's own default policy refuses loopback).
 pub const LOOPBACK: [&str; 2] = ["--allow-network", "127.0.0.0/8"];
-
-/// Run the `floh` CLI against `server` as admin: success, stdout as JSON
-/// (`Null` when it is not JSON), stderr.
-pub fn floh_cli(server: &Server, args: &[&str]) -> (bool, Value, String) {
-    let output = Command::new(floh_binary())
-        .args(args)
-        .env("FLOH_SERVER", &server.url)
-        .env("FLOH_TOKEN", ADMIN_TOKEN)
-        .output()
-        .expect("run floh");
-    (
-        output.status.success(),
-        serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
 
 /// Issue an agent token named `name`.
 pub async fn issue_token(api: &Api, name: &str, expires_in_seconds: Option<u64>) -> String {

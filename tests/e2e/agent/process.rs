@@ -9,10 +9,12 @@ use std::time::{Duration, Instant};
 use axum::Json;
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
-use floh_e2e::{AgentProcess, Server, ServerSettings, eventually, upstream};
+use floh_e2e::{
+    AgentProcess, Server, ServerSettings, TestCertificate, eventually, floh_cli, upstream,
+};
 use serde_json::{Value, json};
 
-use super::{LOOPBACK, agents, fetcher, floh_cli, issue_token, wait_connected};
+use super::{LOOPBACK, agents, fetcher, issue_token, wait_connected};
 use crate::crm;
 
 const REGISTERED: &str = "floh agent registered";
@@ -459,22 +461,16 @@ async fn the_agent_reconnects_after_the_server_restarts() {
 #[tokio::test]
 async fn agents_connect_over_wss_trusting_a_private_ca() {
     let (crm_url, _) = crm::start().await;
-    let certified =
-        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-            .expect("certificate");
     let dir = tempfile::tempdir().expect("dir");
-    let cert = dir.path().join("cert.pem");
-    let key = dir.path().join("key.pem");
-    std::fs::write(&cert, certified.cert.pem()).expect("cert");
-    std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
+    let certificate = TestCertificate::create(dir.path());
     let settings = ServerSettings {
-        tls: Some((cert.clone(), key)),
+        tls: Some((certificate.cert.clone(), certificate.key.clone())),
         default_egress: true,
         ..ServerSettings::default()
     };
     let server = Server::start_with(&dir.path().join("data"), settings).expect("https server");
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).expect("root");
+    let root = reqwest::Certificate::from_pem(certificate.pem.as_bytes()).expect("root");
     let client = reqwest::Client::builder()
         .tls_certs_only([root])
         .build()
@@ -506,7 +502,7 @@ async fn agents_connect_over_wss_trusting_a_private_ca() {
     assert!(!untrusting.printed().contains(REGISTERED));
     drop(untrusting);
 
-    let ca = cert.to_string_lossy().to_string();
+    let ca = certificate.cert.to_string_lossy().to_string();
     let mut args = LOOPBACK.to_vec();
     args.extend(["--ca-cert", &ca]);
     let agent = AgentProcess::start(

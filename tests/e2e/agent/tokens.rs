@@ -1,10 +1,8 @@
 //! Agent tokens through the API and the CLI: issued once, stored hashed,
 //! listed without secrets, revoked.
 
-use floh_e2e::{Api, Server};
+use floh_e2e::{Api, Server, floh_cli};
 use serde_json::json;
-
-use super::floh_cli;
 
 #[tokio::test]
 async fn agent_tokens_are_issued_once_listed_without_secrets_and_revoked() {
