@@ -517,4 +517,14 @@ impl TestCertificate {
         std::fs::write(&key, certified.signing_key.serialize_pem()).expect("key");
         Self { cert, key, pem }
     }
+
+    /// An HTTPS client that trusts this certificate only.
+    pub fn client(&self) -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let root = reqwest::Certificate::from_pem(self.pem.as_bytes()).expect("root");
+        reqwest::Client::builder()
+            .tls_certs_only([root])
+            .build()
+            .expect("client")
+    }
 }

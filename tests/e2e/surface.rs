@@ -18,12 +18,7 @@ async fn the_server_speaks_https_with_a_given_certificate() {
     };
     let server = Server::start_with(&data, settings).expect("https server");
     assert!(server.url.starts_with("https://"), "{}", server.url);
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = reqwest::Certificate::from_pem(certificate.pem.as_bytes()).expect("root");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([root])
-        .build()
-        .expect("client");
+    let client = certificate.client();
     let response = client
         .get(format!("{}/api/connectors", server.url))
         .bearer_auth(ADMIN_TOKEN)

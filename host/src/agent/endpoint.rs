@@ -296,7 +296,8 @@ impl Connection {
         let reason = format!("{}: {}", refusal.code, refusal.message);
         let frame = CloseFrame {
             code: refusal.close_code,
-            reason: Utf8Bytes::from(truncate(&reason, 120)),
+            // Close reasons are limited to 123 bytes.
+            reason: Utf8Bytes::from(&reason[..reason.floor_char_boundary(120)]),
         };
         let _ = self.socket.send(Message::Close(Some(frame))).await;
         // Wait for the agent's close, or out the linger time: after a read
@@ -382,15 +383,4 @@ fn binary_frame() -> Refusal {
 
 fn closed() -> Refusal {
     Refusal::policy("CLOSED", "connection closed")
-}
-
-fn truncate(text: &str, max_bytes: usize) -> String {
-    if text.len() <= max_bytes {
-        return text.to_string();
-    }
-    let mut end = max_bytes;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    text[..end].to_string()
 }

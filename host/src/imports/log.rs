@@ -152,11 +152,10 @@ fn truncate(message: &str, max: usize) -> String {
     if message.len() <= max {
         return message.to_string();
     }
-    let mut end = max;
-    while !message.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}… [truncated]", &message[..end])
+    format!(
+        "{}… [truncated]",
+        &message[..message.floor_char_boundary(max)]
+    )
 }
 
 fn emit_tracing(connector: &str, level: LogLevel, message: &str) {

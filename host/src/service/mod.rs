@@ -305,10 +305,10 @@ impl ConnectorService {
                 timeout: request.metadata.timeout.map(Duration::from_millis),
             },
         };
-        let patience = self.engine.timeout_of(&invocation);
+        let timeout = self.engine.timeout_of(&invocation);
         let slot = match self
             .agents
-            .route_waiting(&record.definition.name, patience)
+            .route_waiting(&record.definition.name, timeout)
             .await
         {
             Route::Local => None,
@@ -321,7 +321,6 @@ impl ConnectorService {
         let execution = match (slot, record.definition.execution_model) {
             (Some(slot), _) => {
                 let target = dispatch::Target { record, schema };
-                let timeout = self.engine.timeout_of(&invocation);
                 let grace = self.agents.settings().answer_grace;
                 dispatch::execute(slot, target, &invocation, &context, timeout, grace).await
             }

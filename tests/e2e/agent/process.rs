@@ -469,13 +469,11 @@ async fn agents_connect_over_wss_trusting_a_private_ca() {
         ..ServerSettings::default()
     };
     let server = Server::start_with(&dir.path().join("data"), settings).expect("https server");
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let root = reqwest::Certificate::from_pem(certificate.pem.as_bytes()).expect("root");
-    let client = reqwest::Client::builder()
-        .tls_certs_only([root])
-        .build()
-        .expect("client");
-    let api = floh_e2e::Api::with_client(&server.url, Some(floh_e2e::ADMIN_TOKEN), client);
+    let api = floh_e2e::Api::with_client(
+        &server.url,
+        Some(floh_e2e::ADMIN_TOKEN),
+        certificate.client(),
+    );
     let (status, created) = api
         .post("/api/connectors", crm::definition("crm", &crm_url))
         .await;
