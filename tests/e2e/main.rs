@@ -10,6 +10,7 @@ mod models;
 mod openapi;
 mod plugins;
 mod prism;
+mod script_check;
 mod secrets;
 mod surface;
 mod validation;

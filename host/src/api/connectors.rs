@@ -8,7 +8,9 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{ApiError, ApiJson};
 use crate::model::{ConnectorDefinition, ConnectorPatch};
-use crate::service::{ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter};
+use crate::service::{
+    ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, ScriptCheck, ScriptCheckRequest,
+};
 use crate::store::ExecutionRecord;
 
 type ApiResult<T> = Result<T, ApiError>;
@@ -28,6 +30,15 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<ConnectorView>)> {
     let view = state.service.create(definition).await?;
     Ok((StatusCode::CREATED, Json(view)))
+}
+
+/// `POST /api/connectors/check-script`: compile a script and list what is
+/// wrong with it, saving nothing.
+pub async fn check_script(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ScriptCheckRequest>,
+) -> ApiResult<Json<ScriptCheck>> {
+    Ok(Json(state.service.check_script(&request).await?))
 }
 
 pub async fn get(

@@ -110,6 +110,9 @@ fn api_document() -> Value {
                     "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Connector"}))}))},
                 "delete": {"summary": "Delete a connector", "responses": with_errors(json!({"204": {"description": "deleted"}}))}
             },
+            "/api/connectors/check-script": {"post": {"summary": "Compile a script and report syntax errors and declared commands it does not define; saves nothing (admin)",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["scriptSource"], "additionalProperties": false, "properties": {"scriptSource": {"type": "string"}, "commands": {"type": "array", "items": {"type": "string"}}}}}}},
+                "responses": with_errors(json!({"200": ok(json!({"type": "object", "required": ["ok", "diagnostics"], "properties": {"ok": {"type": "boolean"}, "diagnostics": {"type": "array", "items": {"type": "object", "required": ["severity", "code", "message"], "properties": {"severity": {"enum": ["error", "warning"]}, "code": {"type": "string"}, "message": {"type": "string"}, "line": {"type": "integer"}, "column": {"type": "integer"}}}}}}))}))}},
             "/api/connectors/{id}/execute": {"parameters": [id], "post": {"summary": "Execute a command", "requestBody": json_body("ExecuteRequest"),
                 "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Execution"}))}))}},
             "/api/connectors/{id}/test": {"parameters": [id], "post": {"summary": "Run the connector's test", "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Execution"}))}))}},

@@ -56,6 +56,7 @@ pub fn router(state: AppState) -> Router {
             "/connectors/parse-oas",
             post(oas::parse).layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES)),
         )
+        .route("/connectors/check-script", post(connectors::check_script))
         .route("/connectors/{id}/execute", post(connectors::execute))
         .route("/connectors/{id}/test", post(connectors::test))
         .route("/connectors/{id}/executions", get(connectors::executions))

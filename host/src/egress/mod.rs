@@ -23,6 +23,9 @@ pub use network::{IpNetwork, ParseNetworkError};
 pub struct EgressPolicy {
     /// Allow every destination (tests and fully trusted deployments).
     allow_all: bool,
+    /// Refuse every destination, public ones too (code run only to be
+    /// checked, never to do work).
+    deny_all: bool,
     /// Non-public networks that are allowed anyway (e.g. an internal API).
     allowed_networks: Vec<IpNetwork>,
 }
@@ -54,6 +57,8 @@ pub enum AddressClass {
     Multicast,
     /// 0/8, 240/4, documentation, benchmarking and other special ranges.
     Reserved,
+    /// Any address, under a policy that allows none (a script check).
+    Withheld,
 }
 
 impl std::fmt::Display for AddressClass {
@@ -66,6 +71,7 @@ impl std::fmt::Display for AddressClass {
             Self::Unspecified => "unspecified",
             Self::Multicast => "multicast/broadcast",
             Self::Reserved => "reserved",
+            Self::Withheld => "withheld (this run may not use the network)",
         })
     }
 }
@@ -81,6 +87,17 @@ impl EgressPolicy {
     pub fn unrestricted() -> Self {
         Self {
             allow_all: true,
+            deny_all: false,
+            allowed_networks: Vec::new(),
+        }
+    }
+
+    /// No destination at all: for running user code only to inspect it
+    /// (a script check), where no request may leave the host.
+    pub fn nowhere() -> Self {
+        Self {
+            allow_all: false,
+            deny_all: true,
             allowed_networks: Vec::new(),
         }
     }
@@ -89,12 +106,19 @@ impl EgressPolicy {
     pub fn allowing_networks(networks: impl IntoIterator<Item = IpNetwork>) -> Self {
         Self {
             allow_all: false,
+            deny_all: false,
             allowed_networks: networks.into_iter().collect(),
         }
     }
 
     /// Decide about one resolved address.
     pub fn check(&self, address: IpAddr) -> Result<(), EgressDenied> {
+        if self.deny_all {
+            return Err(EgressDenied {
+                address,
+                class: AddressClass::Withheld,
+            });
+        }
         if self.allow_all || self.allowed_networks.iter().any(|n| n.contains(address)) {
             return Ok(());
         }
@@ -178,6 +202,14 @@ mod tests {
     fn denied(policy: &EgressPolicy, address: &str) -> Option<AddressClass> {
         let address: IpAddr = address.parse().expect("test address");
         policy.check(address).err().map(|e| e.class)
+    }
+
+    #[test]
+    fn nowhere_refuses_public_addresses_too() {
+        let policy = EgressPolicy::nowhere();
+        for address in ["93.184.216.34", "2606:2800:220:1::1", "127.0.0.1"] {
+            assert_eq!(denied(&policy, address), Some(AddressClass::Withheld));
+        }
     }
 
     #[test]

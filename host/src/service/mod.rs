@@ -3,6 +3,7 @@
 //! in whichever model a connector uses.
 
 mod cache;
+mod check;
 mod error;
 mod history;
 mod prepare;
@@ -16,6 +17,7 @@ use chacha20poly1305::aead::rand_core::RngCore;
 use serde_json::{Value, json};
 
 use cache::{ConnectorCache, LoadedConnector};
+pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
 pub use history::HistoryWriter;
 use prepare::{compile, regenerate};
