@@ -391,6 +391,7 @@ pub enum PluginCommand {
     /// List the files of a running server's plugin directory: loaded or
     /// refused, with the reason.
     List {
+        /// The server to ask.
         #[command(flatten)]
         client: ClientOptions,
     },
