@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 /// Test cases per operation and phase: enough to reach every documented
 /// status, small enough to keep the run near a minute on two cores.
-const MAX_EXAMPLES: &str = "40";
+const MAX_EXAMPLES: &str = "100";
 
 /// A fixed seed: a failure reproduces, and CI runs the same cases.
 const SEED: &str = "20261201";
@@ -70,7 +70,9 @@ async fn schemathesis_finds_no_difference_between_the_document_and_the_server() 
                 .args(["--phases", "examples,coverage,fuzzing,stateful"])
                 .args(["--max-examples", MAX_EXAMPLES])
                 .args(["--seed", SEED])
-                .args(["--workers", "2"])
+                // One worker: Hypothesis's lambda-source cache is not thread-safe
+                // (a KeyError reported as a flaky failure with two workers).
+                .args(["--workers", "1"])
                 .args(["--header", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
                 .args(["--report", "junit"])
                 .arg("--report-dir")

@@ -15,13 +15,26 @@ pub const MAX_SPEC_BODY_BYTES: usize = 64 * 1024 * 1024;
 
 /// A spec to import.
 #[derive(Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "spec": {
+        "openapi": "3.0.3",
+        "info": {"title": "Things", "version": "1.0.0"},
+        "servers": [{"url": "/v1"}],
+        "paths": {"/things/{id}": {"get": {
+            "operationId": "getThing",
+            "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The thing"}}
+        }}}
+    },
+    "baseUrl": "https://api.example.com"
+}))]
 #[serde(deny_unknown_fields)]
 pub struct ParseRequest {
     /// The spec: an object, or JSON/YAML text.
     #[schema(schema_with = spec_schema)]
     spec: Value,
     /// Optional subset of operations.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::json_shape::object")]
     select: Selection,
     /// Where a spec with relative server URLs is served (e.g.
     /// `https://api.example.com`): the draft's `baseUrl` becomes this base

@@ -36,6 +36,16 @@ impl ExecutionModel {
 /// A connector as a user defines it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "greeter",
+    "executionModel": "script",
+    "description": "Greets whoever it is asked to",
+    "scriptSource": "function greet() { floh.log.info('greeting'); return { success: true, data: { greeting: 'Hello, ' + floh.params.name } }; }\nfunction test() { return { success: true }; }",
+    "configSchema": {"commands": {
+        "greet": {"params": ["name"], "paramSchema": {"name": {"type": "string", "required": true}}},
+        "test": {}
+    }}
+}))]
 pub struct ConnectorDefinition {
     /// Unique name, also usable in place of the id in URLs.
     #[schema(
@@ -63,7 +73,11 @@ pub struct ConnectorDefinition {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,
     /// Connection-config fields and commands; built-in types bring their own.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::json_shape::optional_object"
+    )]
     pub config_schema: Option<ConfigSchema>,
     /// Connection config (secrets included), encrypted at rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,7 +102,11 @@ pub struct ConnectorDefinition {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openapi_spec: Option<Value>,
     /// The operations imported from `openapiSpec` (all when absent).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::json_shape::optional_object"
+    )]
     pub openapi_select: Option<crate::oas::Selection>,
 }
 
@@ -111,6 +129,7 @@ pub struct ConnectorPatch {
     pub execution_model: Option<ExecutionModel>,
     pub category: Option<String>,
     pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "super::json_shape::optional_object")]
     pub config_schema: Option<ConfigSchema>,
     #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
@@ -119,6 +138,7 @@ pub struct ConnectorPatch {
     pub log_level: Option<LogLevel>,
     pub allowed_networks: Option<Vec<String>>,
     pub openapi_spec: Option<Value>,
+    #[serde(default, deserialize_with = "super::json_shape::optional_object")]
     pub openapi_select: Option<crate::oas::Selection>,
 }
 

@@ -2,6 +2,7 @@
 //! body), its schema language, and validation of config and params.
 
 mod definition;
+pub mod json_shape;
 mod schema;
 pub mod whole_number;
 

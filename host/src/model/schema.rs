@@ -11,10 +11,10 @@ use serde_json::{Map, Value};
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConfigSchema {
     /// Connection-config fields by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::json_shape::map_of_objects")]
     pub connection_config: BTreeMap<String, FieldSchema>,
     /// Commands by name.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::json_shape::map_of_objects")]
     pub commands: BTreeMap<String, CommandSchema>,
 }
 
@@ -32,7 +32,11 @@ pub struct CommandSchema {
     #[serde(default)]
     pub outputs: Vec<String>,
     /// Types, defaults and required flags of parameters.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "super::json_shape::map_of_objects"
+    )]
     pub param_schema: BTreeMap<String, FieldSchema>,
 }
 

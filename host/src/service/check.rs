@@ -23,6 +23,7 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// A check request: the script and the commands it should define.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"scriptSource": "function greet() { return { success: true }; }", "commands": ["greet", "test"]}))]
 pub struct ScriptCheckRequest {
     /// The JavaScript source.
     pub script_source: String,

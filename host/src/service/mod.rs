@@ -59,6 +59,7 @@ pub struct ListFilter {
 /// An execute request (the spec's request minus the config, which is stored).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({"command": "greet", "params": {"name": "Ada"}, "metadata": {"stepId": "step-1", "timeout": 5000}}))]
 pub struct ExecuteRequest {
     /// The command.
     pub command: String,
@@ -71,7 +72,7 @@ pub struct ExecuteRequest {
     #[schema(value_type = Option<Object>)]
     pub variables: Value,
     /// Step and run ids and the timeout.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::json_shape::object")]
     pub metadata: RequestMetadata,
 }
 
