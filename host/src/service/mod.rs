@@ -84,9 +84,25 @@ pub struct RequestMetadata {
     pub step_id: Option<String>,
     /// Workflow run.
     pub run_id: Option<String>,
-    /// Timeout in milliseconds.
-    #[serde(default, deserialize_with = "crate::model::whole_number::optional_u64")]
+    /// Timeout in milliseconds (the engine's own limit applies below this
+    /// ceiling; larger values are refused rather than silently clamped).
+    #[serde(default, deserialize_with = "timeout_ms")]
+    #[schema(minimum = 0, maximum = 86_400_000)]
     pub timeout: Option<u64>,
+}
+
+/// The largest `metadata.timeout` a request may ask for: one day, in
+/// milliseconds (the document's `maximum` says the same).
+pub const MAX_REQUEST_TIMEOUT_MS: u64 = 86_400_000;
+
+fn timeout_ms<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let timeout = crate::model::whole_number::optional_u64(deserializer)?;
+    match timeout {
+        Some(ms) if ms > MAX_REQUEST_TIMEOUT_MS => Err(serde::de::Error::custom(format!(
+            "metadata.timeout is at most {MAX_REQUEST_TIMEOUT_MS} ms"
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// Connector operations.
@@ -630,4 +646,19 @@ pub fn now_ms() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod request_tests {
+    use super::*;
+
+    #[test]
+    fn a_timeout_above_the_ceiling_is_refused_not_clamped() {
+        let at_ceiling = json!({"command": "c", "metadata": {"timeout": MAX_REQUEST_TIMEOUT_MS}});
+        let request: ExecuteRequest = serde_json::from_value(at_ceiling).expect("at the ceiling");
+        assert_eq!(request.metadata.timeout, Some(MAX_REQUEST_TIMEOUT_MS));
+        let above = json!({"command": "c", "metadata": {"timeout": 9_223_372_036_854_775_808_u64}});
+        let error = serde_json::from_value::<ExecuteRequest>(above).expect_err("above");
+        assert!(error.to_string().contains("at most"), "{error}");
+    }
 }
