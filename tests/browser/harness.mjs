@@ -13,6 +13,9 @@
 //          t.check(await page.getByText("ok").isVisible(), "the run succeeded");
 //        }
 //
+//      t.submit(locator) clicks a button that makes an htmx request and waits
+//      until the answer is swapped in (use it instead of click() for those).
+//
 //   2. Call it from a test group in tests/e2e/browser/ (Rust):
 //        group.run("NAME", json!({ ...data the scenario reads as t.data... }));
 //      A group is one `floh serve`; the Rust side seeds it through the API
@@ -196,6 +199,18 @@ export class Harness {
     } finally {
       await scratch.close();
     }
+  }
+
+  /**
+   * Click `locator` (a button that makes an htmx request) and wait until the
+   * server answered and htmx has swapped the answer in.
+   */
+  async submit(locator) {
+    const page = this.page;
+    const answered = page.waitForResponse((r) => r.request().method() !== "GET" || r.request().headers()["hx-request"]);
+    await locator.click();
+    await answered;
+    await page.waitForFunction(() => !document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping"));
   }
 
   /** A fetch from inside the page (same origin, the page's cookies). */

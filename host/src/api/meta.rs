@@ -135,8 +135,21 @@ fn api_document() -> Value {
             "/api/connectors/{id}/executions": {"parameters": [id], "get": {"summary": "Recent executions", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
             "/api/connector-types": {"get": {"summary": "Registered built-in types", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
             "/api/plugins": {"get": {"summary": "Files of the plugin directory: loaded or refused, with the reason", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
-            "/api/tokens": {"post": {"summary": "Issue an API token (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "executor"]}}}}}},
+            "/api/tokens": {
+                "get": {"summary": "List API tokens, newest first (no secrets)", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "role": {"enum": ["admin", "executor"]}, "createdAtMs": {"type": "integer"}}}}))}))},
+                "post": {"summary": "Issue an API token (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "executor"]}}}}}},
                 "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}},
+            "/api/tokens/{tokenId}": {
+                "delete": {"summary": "Revoke an API token (admin); its browser sessions end; 409 LAST_ADMIN_TOKEN for the only admin token", "parameters": [{"name": "tokenId", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "responses": with_errors(json!({"200": ok(json!({"type": "object"}))}))}
+            },
+            "/api/connectors/{id}/executions/{executionId}": {"parameters": [id, {"name": "executionId", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "get": {"summary": "One execution of the history, with logs and HTTP calls (404 EXECUTION_NOT_FOUND)", "responses": with_errors(json!({"200": ok(json!({"type": "object"}))}))}},
+            "/api/executions": {"get": {"summary": "The newest executions across connectors (no logs or HTTP calls), newest first",
+                "parameters": [{"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 500}}],
+                "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object", "properties": {"connector": {"type": "string"}, "id": {"type": "string"}, "command": {"type": "string"}, "status": {"type": "string"}, "success": {"type": "boolean"}, "startedAtMs": {"type": "integer"}, "durationMs": {"type": "integer"}, "agent": {"type": "string"}}}}))}))}},
+            "/api/activity": {"get": {"summary": "Each connector's latest execution outcomes (up to 30, oldest first), by connector name",
+                "responses": with_errors(json!({"200": ok(json!({"type": "object", "additionalProperties": {"type": "array", "items": {"type": "object"}}}))}))}},
             "/api/agents/tokens": {
                 "get": {"summary": "List agent tokens (no secrets)", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object"}}))}))},
                 "post": {"summary": "Issue an agent token (admin; shown once)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresInSeconds": {"type": "integer", "minimum": 0}, "connectors": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "the only connectors the token may claim"}}}}}},

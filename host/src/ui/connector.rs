@@ -572,7 +572,10 @@ async fn execution(
         record.command == "test" && connector.definition.execution_model != ExecutionModel::BuiltIn;
     let body = html! {
         p { a href=(path_of(&name)) { "← " (name) } }
-        (trace::render(&Trace::of_record(&record), &connector.definition, is_test))
+        section class="card" aria-labelledby="trace-heading" {
+            h2 id="trace-heading" { "Trace" }
+            (trace::render(&Trace::of_record(&record), &connector.definition, is_test))
+        }
     };
     Ok(Page::new(
         &viewer,

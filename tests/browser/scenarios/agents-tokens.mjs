@@ -21,7 +21,7 @@ export default async function (t) {
   // Agent token: shown once, with the command line.
   await page.getByLabel("Name").fill("site-b");
   await page.getByLabel(/Connectors/).fill("my-crm");
-  await page.getByRole("button", { name: "Create agent token" }).click();
+  await t.submit(page.getByRole("button", { name: "Create agent token" }));
   const agentToken = (await page.locator("#agent-token-value").textContent()).trim();
   t.secret(agentToken);
   const command = await page.locator("#agent-command").textContent();
@@ -29,7 +29,7 @@ export default async function (t) {
   t.check(await page.getByRole("button", { name: "Copy command" }).isVisible(), "a copy button");
   await t.settled("agent-token-created");
   page.once("dialog", (dialog) => dialog.accept());
-  await page.getByRole("button", { name: "Revoke site-b" }).click();
+  await t.submit(page.getByRole("button", { name: "Revoke site-b" }));
   await page.getByText("Token revoked.").waitFor();
   t.check(await page.locator("#agent-tokens tr", { hasText: "site-b" }).getByText("revoked").isVisible(), "the token shows as revoked");
   // Reloading never shows the token again.
@@ -39,13 +39,13 @@ export default async function (t) {
   await t.visit("/tokens", "tokens");
   await page.getByLabel("Name").fill("browser-made");
   await page.getByLabel("Role").selectOption("executor");
-  await page.getByRole("button", { name: "Create token" }).click();
+  await t.submit(page.getByRole("button", { name: "Create token" }));
   const apiToken = (await page.locator("#api-token-value").textContent()).trim();
   t.secret(apiToken);
   await t.settled("token-created");
 
   page.once("dialog", (dialog) => dialog.accept());
-  await page.getByRole("button", { name: "Revoke browser-made" }).click();
+  await t.submit(page.getByRole("button", { name: "Revoke browser-made" }));
   await page.getByText("Token browser-made revoked.").waitFor();
   t.check((await page.locator("#api-tokens tr", { hasText: "browser-made" }).count()) === 0, "a revoked token is gone");
   // The revoked token no longer signs in.

@@ -10,7 +10,7 @@ export default async function (t) {
   await t.visit(`/connectors/${connector}`, "connector-page");
 
   // Test: an explicit pass.
-  await page.getByRole("button", { name: "Test connection" }).click();
+  await t.submit(page.getByRole("button", { name: "Test connection" }));
   const result = page.locator("#run-result");
   await result.getByText("Test passed").waitFor();
 
@@ -18,7 +18,7 @@ export default async function (t) {
   await page.getByText("listContacts", { exact: true }).click();
   const form = page.locator("form#run-listContacts");
   await form.getByLabel("limit").fill("5");
-  await form.getByRole("button", { name: "Run listContacts" }).click();
+  await t.submit(form.getByRole("button", { name: "Run listContacts" }));
   await result.getByText("Succeeded").waitFor();
   const call = result.locator("details").first();
   t.check((await call.locator(".method").textContent()) === "GET", "the trace shows the call's method");
@@ -33,10 +33,10 @@ export default async function (t) {
   t.check(await secret.getByText("set", { exact: true }).isVisible(), "the secret shows its state");
   await secret.getByLabel("Replace", { exact: true }).check();
   await secret.getByLabel("New value (used with Replace)").fill("sk-wrong-key-for-the-test");
-  await page.getByRole("button", { name: "Save config" }).click();
+  await t.submit(page.getByRole("button", { name: "Save config" }));
   await page.getByText("Config saved.").waitFor();
   t.check((await page.locator("#config-card input[type=password]").inputValue()) === "", "a secret input is never filled back");
-  await page.getByRole("button", { name: "Test connection" }).click();
+  await t.submit(page.getByRole("button", { name: "Test connection" }));
   await result.getByText("Test failed").waitFor();
   t.check(await result.getByText("answered 401").isVisible(), "a failed test names its cause");
   await t.settled("connector-test-failed");
@@ -44,9 +44,9 @@ export default async function (t) {
   // Put the right key back (typed, never shown).
   await secret.getByLabel("Replace", { exact: true }).check();
   await secret.getByLabel("New value (used with Replace)").fill(apiKey);
-  await page.getByRole("button", { name: "Save config" }).click();
+  await t.submit(page.getByRole("button", { name: "Save config" }));
   await page.getByText("Config saved.").waitFor();
-  await page.getByRole("button", { name: "Test connection" }).click();
+  await t.submit(page.getByRole("button", { name: "Test connection" }));
   await result.getByText("Test passed").waitFor();
 
   // History: the page's chart and list, a stored trace, the executions page.

@@ -25,7 +25,7 @@ export default async function (t) {
   t.check((await page.getByRole("button", { name: "Save config" }).count()) === 0, "no config form for an executor");
   t.check(await page.locator("#config-card").getByText("secret set").isVisible(), "the secret's state, not its value");
   // Executors may run.
-  await page.getByRole("button", { name: "Test connection" }).click();
+  await t.submit(page.getByRole("button", { name: "Test connection" }));
   await page.locator("#run-result").getByText("Test passed").waitFor();
 
   await t.visit("/agents", "executor-agents");
