@@ -167,5 +167,14 @@ ui-vendor:
     cp "$work/package/dist/htmx.min.js" {{root}}/host/src/ui/assets/htmx.min.js
     cd {{root}}/host/src/ui/assets && sha256sum --check htmx.min.js.sha256
 
+# Schemathesis (pinned) in tests/.venv, for the contract test.
+contract-deps:
+    test -x tests/.venv/bin/st || (python3 -m venv tests/.venv && tests/.venv/bin/pip install --quiet schemathesis==4.32.5)
+
+# The API document against the real server: Schemathesis with every check
+# and phase (tests/e2e/contract.rs, settings in tests/schemathesis.toml).
+contract: contract-deps
+    FLOH_REQUIRE_NPM_TESTS=1 cargo test -p floh-e2e --test e2e contract -- --nocapture
+
 # Everything CI does.
 ci: check-guests e2e-deps lint test

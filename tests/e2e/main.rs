@@ -4,6 +4,7 @@
 mod agent;
 mod authifi;
 mod browser;
+mod contract;
 mod crm;
 mod durability;
 mod lifecycle;

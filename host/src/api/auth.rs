@@ -31,7 +31,7 @@ pub struct TokenAuth {
 }
 
 /// A freshly issued token: the secret is in `token`, shown this once.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     /// The bearer token.
@@ -224,4 +224,10 @@ pub fn access_of(method: &Method, path: &str) -> Access {
     } else {
         Access::Change
     }
+}
+
+/// Whether an executor token may call `method` on `path`: reads, executions
+/// and tests. (The API document states the same rule for each operation.)
+pub(super) fn executor_may(method: &Method, path: &str) -> bool {
+    Role::Executor.allows(access_of(method, path))
 }

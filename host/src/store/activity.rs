@@ -24,7 +24,7 @@ pub const ACTIVITY_PER_CONNECTOR: usize = 30;
 pub const RECENT_KEPT: usize = 500;
 
 /// One execution without its logs and HTTP calls.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionSummary {
     /// Execution id.

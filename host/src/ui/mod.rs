@@ -33,8 +33,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect};
+use axum::response::Redirect;
 use axum::routing::get;
 
 use crate::api::AppState;
@@ -49,7 +48,9 @@ pub struct UiState {
     pub sessions: Arc<Sessions>,
 }
 
-/// The UI's routes; `secure` when served over TLS (Secure cookies).
+/// The UI's routes; `secure` when served over TLS (Secure cookies). It has
+/// no fallback of its own: merged beside the API's router, unknown paths get
+/// the API's 404.
 pub fn router(app: AppState, secure: bool) -> Router {
     let state = UiState {
         app,
@@ -73,21 +74,7 @@ pub fn router(app: AppState, secure: bool) -> Router {
         .merge(signed_in)
         .merge(sign_in::routes())
         .route("/assets/{*path}", get(assets::serve))
-        .fallback(not_found)
         .layer(axum::middleware::map_response(layout::add_security_headers))
         .layer(DefaultBodyLimit::max(session::MAX_FORM_BYTES))
         .with_state(state)
-}
-
-async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        layout::bare_page(
-            "Not found",
-            maud::html! {
-                h1 { "Not found" }
-                p { "There is no page here. " a href="/connectors" { "Go to the connectors" } "." }
-            },
-        ),
-    )
 }
