@@ -36,13 +36,14 @@ fn main() {
         let service = app.state.service.clone();
         let started = Instant::now();
         for i in 0..CONNECTORS {
+            let category = ["crm", "hr", "finance", "ops"][i % 4];
             let definition: ConnectorDefinition = serde_json::from_value(serde_json::json!({
                 "name": format!("connector-{i:04}"),
                 "description": format!("Bench connector number {i}"),
                 "executionModel": "external",
                 // Nothing listens here: executions fail fast with a cause.
                 "endpointUrl": "http://127.0.0.1:9",
-                "category": ["crm", "hr", "finance", "ops"][i % 4],
+                "category": category,
                 "tags": [format!("team-{}", i % 10)],
             }))
             .expect("definition");
