@@ -22,6 +22,9 @@ use crate::model::ExecutionModel;
 use crate::service::{ConnectorView, ListFilter};
 use crate::store::ExecutionSummary;
 
+/// Rows rendered at once; a search or filter narrows the rest.
+const ROWS_SHOWN: usize = 200;
+
 pub fn routes() -> Router<UiState> {
     Router::new().route("/connectors", get(list))
 }
@@ -172,6 +175,7 @@ fn rows(
             p class="muted small" aria-live="polite" {
                 @if shown.len() == total { (total) " connectors" }
                 @else { (shown.len()) " of " (total) " connectors" }
+                @if shown.len() > ROWS_SHOWN { "; the first " (ROWS_SHOWN) " are listed: search or filter to narrow them" }
             }
             @if shown.is_empty() {
                 p class="empty" {
@@ -191,7 +195,7 @@ fn rows(
                             th scope="col" { "Recent runs" }
                         } }
                         tbody {
-                            @for c in shown {
+                            @for c in shown.iter().take(ROWS_SHOWN) {
                                 @let d = &c.definition;
                                 @let runs = activity.get(&d.name).map(Vec::as_slice).unwrap_or(&[]);
                                 tr {
