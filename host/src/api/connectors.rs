@@ -9,9 +9,10 @@ use super::AppState;
 use super::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::model::{ConnectorDefinition, ConnectorPatch};
 use crate::service::{
-    ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, ScriptCheck, ScriptCheckRequest,
+    ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, RecentExecution, ScriptCheck,
+    ScriptCheckRequest,
 };
-use crate::store::ExecutionRecord;
+use crate::store::{ExecutionRecord, ExecutionSummary};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -177,4 +178,68 @@ pub async fn executions(
         ));
     }
     Ok(Json(state.service.executions(&id, limit).await?))
+}
+
+/// One execution of a connector's history, with its logs and HTTP calls.
+#[utoipa::path(get, path = "/connectors/{id}/executions/{executionId}", tag = "connectors", operation_id = "getExecution",
+    params(
+        ("id" = String, Path, description = "Connector id or name"),
+        ("executionId" = String, Path, description = "Execution id"),
+    ),
+    responses(
+        (status = 200, description = "The execution", body = ExecutionRecord),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND` or `EXECUTION_NOT_FOUND`", body = ErrorBody),
+    ))]
+pub async fn execution(
+    State(state): State<AppState>,
+    Path((id, execution_id)): Path<(String, String)>,
+) -> ApiResult<Json<ExecutionRecord>> {
+    Ok(Json(state.service.execution(&id, &execution_id).await?))
+}
+
+/// How many recent executions to list.
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct RecentQuery {
+    /// How many, newest first (default 50; at most the 500 kept).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<usize>,
+}
+
+/// The newest executions across connectors (summaries: no logs or HTTP
+/// calls), newest first.
+#[utoipa::path(get, path = "/executions", tag = "connectors", operation_id = "listRecentExecutions",
+    params(RecentQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<RecentExecution>),
+    ))]
+pub async fn recent(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<RecentQuery>,
+) -> ApiResult<Json<Vec<RecentExecution>>> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=crate::store::RECENT_KEPT).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+            format!(
+                "`limit` must be between 1 and {}",
+                crate::store::RECENT_KEPT
+            ),
+        ));
+    }
+    Ok(Json(state.service.recent_executions(limit).await?))
+}
+
+/// Each connector's latest execution outcomes (up to 30, oldest first), by
+/// connector name.
+#[utoipa::path(get, path = "/activity", tag = "connectors", operation_id = "getActivity",
+    responses(
+        (status = 200, description = "Outcomes by connector name", body = std::collections::HashMap<String, Vec<ExecutionSummary>>),
+    ))]
+pub async fn activity(
+    State(state): State<AppState>,
+) -> ApiResult<Json<std::collections::HashMap<String, Vec<ExecutionSummary>>>> {
+    Ok(Json(state.service.activity().await?))
 }

@@ -87,6 +87,33 @@ fn default_role() -> Role {
     Role::Executor
 }
 
+/// Every API token (never its secret), newest first.
+#[utoipa::path(get, path = "/tokens", tag = "meta", operation_id = "listTokens",
+    responses(
+        (status = 200, description = "Newest first", body = Vec<crate::store::TokenRecord>),
+    ))]
+pub async fn list_tokens(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<crate::store::TokenRecord>>, ApiError> {
+    Ok(Json(state.auth.list().await?))
+}
+
+/// Revoke an API token: it stops authenticating at once, and the browser
+/// sessions signed in with it end.
+#[utoipa::path(delete, path = "/tokens/{tokenId}", tag = "meta", operation_id = "revokeToken",
+    params(("tokenId" = String, Path, description = "The token's id (not its secret)")),
+    responses(
+        (status = 200, description = "The revoked token", body = crate::store::TokenRecord),
+        (status = 404, description = "`TOKEN_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`LAST_ADMIN_TOKEN`: the only admin token cannot be revoked", body = ErrorBody),
+    ))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    axum::extract::Path(token_id): axum::extract::Path<String>,
+) -> Result<Json<crate::store::TokenRecord>, ApiError> {
+    Ok(Json(state.auth.revoke(&token_id).await?))
+}
+
 /// Issue an API token; the secret is shown this once.
 #[utoipa::path(post, path = "/tokens", tag = "meta", operation_id = "createToken",
     request_body = TokenRequest,
