@@ -54,6 +54,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CONNECTOR_NOT_FOUND", None),
             ServiceError::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN", None),
             ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", None),
+            ServiceError::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC", None),
             ServiceError::ScriptSyntax { line, column, .. } => (
                 StatusCode::BAD_REQUEST,
                 "SCRIPT_SYNTAX_ERROR",

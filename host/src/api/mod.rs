@@ -3,6 +3,7 @@
 
 mod agents;
 pub mod auth;
+mod authoring;
 mod connectors;
 pub mod error;
 mod meta;
@@ -57,6 +58,19 @@ pub fn router(state: AppState) -> Router {
             post(oas::parse).layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES)),
         )
         .route("/connectors/check-script", post(connectors::check_script))
+        .route(
+            "/connectors/script-template",
+            post(authoring::script_template),
+        )
+        .route(
+            "/connectors/probe-external",
+            post(authoring::probe_external),
+        )
+        .route(
+            "/connectors/{id}/reimport-preview",
+            post(authoring::reimport_preview)
+                .layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES)),
+        )
         .route("/connectors/{id}/execute", post(connectors::execute))
         .route("/connectors/{id}/test", post(connectors::test))
         .route("/connectors/{id}/executions", get(connectors::executions))
