@@ -84,6 +84,16 @@ check-guests:
     {{just_executable()}} --justfile {{justfile()}} guests
     git -C {{root}} diff --exit-code --stat -- plugins/
 
+# Build the script editor island (CodeMirror 6) into the committed
+# host/src/ui/assets/editor.js from host/ui-editor's pinned npm packages.
+ui-editor:
+    cd {{root}}/host/ui-editor && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+# Fail when the committed editor bundle differs from a fresh build, or when
+# the script API declarations (floh.d.ts) do not type-check.
+check-ui-editor:
+    cd {{root}}/host/ui-editor && npm ci --no-audit --no-fund --loglevel=error && node build.mjs --check && npx tsc -p tsconfig.check.json
+
 # The whole test suite (the README's test command).
 test:
     cargo test --workspace
@@ -152,4 +162,4 @@ e2e-deps:
     test -x tests/node_modules/.bin/prism || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8
 
 # Everything CI does.
-ci: check-guests e2e-deps lint test
+ci: check-guests check-ui-editor e2e-deps lint test
