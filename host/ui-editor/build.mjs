@@ -19,7 +19,7 @@ const outputPath = join(here, "../src/ui/assets/editor.js");
 /** `{root, members: {"floh": [...], "floh.http": [...]}}` in CodeMirror's
  * completion format, sorted so the output is stable. */
 function completionTable() {
-  const program = ts.createProgram([declarationsPath], { noLib: true, types: [] });
+  const program = ts.createProgram([declarationsPath], { lib: ["lib.es2020.d.ts"], types: [], strict: true });
   const checker = program.getTypeChecker();
   const source = program.getSourceFile(declarationsPath);
   const documentation = (symbol) => ts.displayPartsToString(symbol.getDocumentationComment(checker)).trim();

@@ -14,7 +14,8 @@
 // from what the page was loaded with, and `[data-floh-editor-status]`
 // (aria-live) receives the check's summary. A form holding an editor is only
 // submitted after a check without errors; a page with unsaved editors warns
-// before it is left. `<meta name="csrf-token">` is sent as `x-csrf-token`.
+// before it is left. The check sends the session's CSRF token as
+// `x-csrf-token` (see csrfToken).
 //
 // CodeMirror writes its styles with style-mod, which uses a <style> element
 // in a document (blocked by a strict `style-src`) but constructable
@@ -67,7 +68,17 @@ function declaredCommands(textarea) {
   }
 }
 
-function csrfToken() {
+/** The session's CSRF token: the form's `csrf` field, the page's htmx
+ * headers (`<body hx-headers>`) or `<meta name="csrf-token">`. */
+function csrfToken(textarea) {
+  const field = textarea.form && textarea.form.querySelector('input[name="csrf"]');
+  if (field && field.value) return field.value;
+  try {
+    const headers = JSON.parse(document.body.getAttribute("hx-headers") || "{}");
+    if (headers["x-csrf-token"]) return headers["x-csrf-token"];
+  } catch {
+    // not JSON: fall through
+  }
   const meta = document.querySelector('meta[name="csrf-token"]');
   return meta ? meta.getAttribute("content") : null;
 }
@@ -77,7 +88,7 @@ async function check(textarea, source) {
   const url = textarea.dataset.checkUrl;
   if (!url) return null;
   const headers = { "content-type": "application/json", accept: "application/json" };
-  const token = csrfToken();
+  const token = csrfToken(textarea);
   if (token) headers["x-csrf-token"] = token;
   try {
     const response = await fetch(url, {
