@@ -277,6 +277,19 @@ function start() {
   }
 }
 
+// `<input type="file" data-floh-file-into="ID">`: the chosen file's text
+// goes into the textarea #ID (the form then posts text, as if pasted).
+document.addEventListener("change", (event) => {
+  const input = event.target;
+  if (!(input instanceof HTMLInputElement) || !input.dataset.flohFileInto || !input.files || !input.files[0]) return;
+  const target = document.getElementById(input.dataset.flohFileInto);
+  if (!target) return;
+  input.files[0].text().then((text) => {
+    target.value = text;
+    target.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+});
+
 if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
 else start();
 // Parts of pages swapped in later (htmx) may bring editors along.
