@@ -12,6 +12,10 @@ engine_target := env("FLOH_GUEST_TARGET_DIR", engine_dir / "target")
 cargo_home := env("CARGO_HOME", env("HOME") / ".cargo")
 cargo_target := env("CARGO_TARGET_DIR", root / "target")
 plugin_out := cargo_target / "packed-plugins"
+# Browser tests (tests/browser) and the UI's vendored htmx, pinned.
+playwright_version := "1.65.1"
+axe_version := "4.11.0"
+htmx_version := "2.0.11"
 # The plugins shipped in the binary (plugins/NAME, crate floh-plugin-NAME).
 shipped_plugins := "http authifi"
 
@@ -159,7 +163,19 @@ bench-api connections="64" seconds="10":
 # npm packages the end-to-end tests use: Prism (a validating OpenAPI mock)
 # and @readme/oas-examples (real public specs).
 e2e-deps:
-    test -x tests/node_modules/.bin/prism || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8
+    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 playwright-core@{{playwright_version}} axe-core@{{axe_version}}
+    test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
+
+# The web UI's vendored htmx: refetch the pinned release from npm and fail
+# unless it matches the committed file's recorded checksum.
+ui-vendor:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+    (cd "$work" && npm pack --silent htmx.org@{{htmx_version}} >/dev/null && tar xzf htmx.org-{{htmx_version}}.tgz)
+    cp "$work/package/dist/htmx.min.js" {{root}}/host/src/ui/assets/htmx.min.js
+    cd {{root}}/host/src/ui/assets && sha256sum --check htmx.min.js.sha256
 
 # Everything CI does.
 ci: check-guests check-ui-editor e2e-deps lint test

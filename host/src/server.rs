@@ -171,7 +171,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let service = app.state.service.clone();
     tracing::info!(dir = %app.plugins.dir().display(), "watching the plugin directory");
     let _watcher = AbortOnDrop(app.plugins.clone().watch(PLUGIN_POLL_INTERVAL));
-    let router = api::router(app.state);
+    // The JSON API under /api and the web UI at / share one state.
+    let router =
+        api::router(app.state.clone()).merge(crate::ui::router(app.state, options.tls.is_some()));
     match &options.tls {
         None => {
             let listener = tokio::net::TcpListener::bind(options.listen)

@@ -3,6 +3,7 @@
 
 mod agent;
 mod authifi;
+mod browser;
 mod crm;
 mod durability;
 mod lifecycle;

@@ -123,6 +123,35 @@ impl AgentTokens {
     }
 }
 
+/// Why an agent-token request is invalid, if it is: the rule every front
+/// end (API, UI) applies before [`AgentTokens::issue`].
+pub fn check_request(name: &str, connectors: Option<&[String]>) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("`name` must not be empty".into());
+    }
+    if let Some(connectors) = connectors
+        && (connectors.is_empty() || connectors.iter().any(|c| c.trim().is_empty()))
+    {
+        return Err("`connectors` must list connector names (omit it to allow any)".into());
+    }
+    Ok(())
+}
+
+/// Revoke the agent token `id` and disconnect the agents registered with
+/// it at once; `None` when there is no such token.
+pub async fn revoke_and_disconnect(
+    tokens: &AgentTokens,
+    hub: &crate::agent::hub::AgentHub,
+    id: &str,
+) -> Result<Option<AgentTokenRecord>, StoreError> {
+    let revoked = tokens.revoke(id).await?;
+    if revoked.is_some() {
+        let closed = hub.evict_token(id);
+        tracing::info!(token = %id, closed, "agent token revoked");
+    }
+    Ok(revoked)
+}
+
 fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::{ApiError, ApiJson};
 use crate::agent::hub::AgentStatus;
-use crate::agent::tokens::IssuedAgentToken;
+use crate::agent::tokens::{IssuedAgentToken, check_request, revoke_and_disconnect};
 use crate::store::AgentTokenRecord;
 
 #[derive(Deserialize)]
@@ -26,22 +26,8 @@ pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<AgentTokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedAgentToken>), ApiError> {
-    if request.name.trim().is_empty() {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "`name` must not be empty",
-        ));
-    }
-    if let Some(connectors) = &request.connectors
-        && (connectors.is_empty() || connectors.iter().any(|c| c.trim().is_empty()))
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "`connectors` must list connector names (omit it to allow any)",
-        ));
-    }
+    check_request(&request.name, request.connectors.as_deref())
+        .map_err(|message| ApiError::new(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", message))?;
     let issued = state
         .agent_tokens
         .issue(
@@ -63,11 +49,7 @@ pub async fn revoke_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<AgentTokenRecord>, ApiError> {
-    let revoked = state.agent_tokens.revoke(&id).await?;
-    if revoked.is_some() {
-        let closed = state.agents.evict_token(&id);
-        tracing::info!(token = %id, closed, "agent token revoked");
-    }
+    let revoked = revoke_and_disconnect(&state.agent_tokens, &state.agents, &id).await?;
     revoked.map(Json).ok_or_else(|| {
         ApiError::new(
             StatusCode::NOT_FOUND,

@@ -18,13 +18,16 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::error::ApiError;
 use crate::service::{new_id, now_ms};
-use crate::store::{Role, Store, StoreError, TokenRecord};
+use crate::store::{Access, Role, Store, StoreError, TokenRecord};
 
 /// Looks tokens up, caching known ones (a token cannot change once issued).
 #[derive(Clone)]
 pub struct TokenAuth {
     store: Store,
     known: Arc<Mutex<HashMap<String, TokenRecord>>>,
+    /// Bumped by every revocation: a lookup that read the store before a
+    /// revocation must not put the revoked token back into `known`.
+    revocations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// A freshly issued token: the secret is in `token`, shown this once.
@@ -44,6 +47,7 @@ impl TokenAuth {
         Self {
             store,
             known: Arc::default(),
+            revocations: Arc::default(),
         }
     }
 
@@ -67,36 +71,109 @@ impl TokenAuth {
             created_at_ms: now_ms(),
         };
         self.store
-            .insert_token(hash(&token), record.clone())
+            .insert_token(token_hash(&token), record.clone())
             .await?;
         Ok(IssuedToken { token, record })
     }
 
-    async fn lookup(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let digest = hash(token);
+    /// Every API token (without secrets), newest first.
+    pub async fn list(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let mut tokens: Vec<TokenRecord> = self
+            .store
+            .tokens()
+            .await?
+            .into_iter()
+            .map(|(_, record)| record)
+            .collect();
+        tokens.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        Ok(tokens)
+    }
+
+    /// Revoke the token with id `id`: it stops authenticating at once (API
+    /// calls and the browser sessions started with it). The last admin
+    /// token cannot be revoked.
+    pub async fn revoke(&self, id: &str) -> Result<TokenRecord, RevokeError> {
+        let tokens = self.store.tokens().await?;
+        let (digest, record) = tokens
+            .iter()
+            .find(|(_, record)| record.id == id)
+            .cloned()
+            .ok_or_else(|| RevokeError::NotFound(id.to_string()))?;
+        let admins = tokens.iter().filter(|(_, r)| r.role == Role::Admin).count();
+        if record.role == Role::Admin && admins <= 1 {
+            return Err(RevokeError::LastAdmin(record.name));
+        }
+        self.store.delete_token(digest.clone()).await?;
+        self.revocations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.known
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&digest);
+        tracing::info!(token = %record.id, name = %record.name, "API token revoked");
+        Ok(record)
+    }
+
+    /// The record of the token `token`, if it is valid.
+    pub async fn lookup(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.lookup_hash(&token_hash(token)).await
+    }
+
+    /// The record of the token whose SHA-256 (hex) is `digest`, if valid.
+    pub async fn lookup_hash(&self, digest: &str) -> Result<Option<TokenRecord>, StoreError> {
         if let Some(record) = self
             .known
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&digest)
+            .get(digest)
         {
             return Ok(Some(record.clone()));
         }
-        let record = self.store.token(digest.clone()).await?;
+        let before = self.revocations.load(std::sync::atomic::Ordering::SeqCst);
+        let record = self.store.token(digest.to_string()).await?;
         if let Some(record) = &record {
-            self.known
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .insert(digest, record.clone());
+            let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
+            if self.revocations.load(std::sync::atomic::Ordering::SeqCst) == before {
+                known.insert(digest.to_string(), record.clone());
+            }
         }
         Ok(record)
     }
 }
 
-fn hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
+/// Why a token could not be revoked.
+#[derive(Debug, thiserror::Error)]
+pub enum RevokeError {
+    /// No token has that id.
+    #[error("no API token with id `{0}`")]
+    NotFound(String),
+    /// It is the only admin token: revoking it would lock every admin out.
+    #[error("`{0}` is the last admin token: issue another admin token before revoking this one")]
+    LastAdmin(String),
+    /// Storage failed.
+    #[error(transparent)]
+    Storage(#[from] StoreError),
 }
 
+impl From<RevokeError> for ApiError {
+    fn from(error: RevokeError) -> Self {
+        let message = error.to_string();
+        match error {
+            RevokeError::NotFound(_) => {
+                ApiError::new(StatusCode::NOT_FOUND, "TOKEN_NOT_FOUND", message)
+            }
+            RevokeError::LastAdmin(_) => {
+                ApiError::new(StatusCode::CONFLICT, "LAST_ADMIN_TOKEN", message)
+            }
+            RevokeError::Storage(error) => error.into(),
+        }
+    }
+}
+
+/// The SHA-256 (hex) of a token: the only form in which tokens are kept.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
 /// Middleware: authenticate, then authorize by method (reads and executions
 /// for executors; everything for admins).
 pub async fn require_token(
@@ -118,7 +195,10 @@ pub async fn require_token(
         .lookup(token)
         .await?
         .ok_or_else(|| unauthorized("the token is not valid"))?;
-    if record.role != Role::Admin && !executor_may(request.method(), request.uri().path()) {
+    if !record
+        .role
+        .allows(access_of(request.method(), request.uri().path()))
+    {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "FORBIDDEN",
@@ -132,7 +212,16 @@ pub async fn require_token(
     Ok(next.run(request).await)
 }
 
-fn executor_may(method: &Method, path: &str) -> bool {
-    method == Method::GET
-        || (method == Method::POST && (path.ends_with("/execute") || path.ends_with("/test")))
+/// What a request does, from its method and path: reads are `GET`/`HEAD`,
+/// executions are `POST …/execute` and `POST …/test`, everything else
+/// changes something. The web UI's routes follow the same shape, so both
+/// front ends check roles with this one function and [`Role::allows`].
+pub fn access_of(method: &Method, path: &str) -> Access {
+    if method == Method::GET || method == Method::HEAD {
+        Access::Read
+    } else if method == Method::POST && (path.ends_with("/execute") || path.ends_with("/test")) {
+        Access::Execute
+    } else {
+        Access::Change
+    }
 }

@@ -9,9 +9,10 @@ use super::AppState;
 use super::error::{ApiError, ApiJson};
 use crate::model::{ConnectorDefinition, ConnectorPatch};
 use crate::service::{
-    ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, ScriptCheck, ScriptCheckRequest,
+    ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, RecentExecution, ScriptCheck,
+    ScriptCheckRequest,
 };
-use crate::store::ExecutionRecord;
+use crate::store::{ExecutionRecord, ExecutionSummary};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -99,4 +100,29 @@ pub async fn executions(
         .unwrap_or(50)
         .min(crate::service::HISTORY_PER_CONNECTOR);
     Ok(Json(state.service.executions(&id, limit).await?))
+}
+
+/// `GET /api/connectors/{id}/executions/{executionId}`: one execution of the
+/// history, with its logs and HTTP calls.
+pub async fn execution(
+    State(state): State<AppState>,
+    Path((id, execution_id)): Path<(String, String)>,
+) -> ApiResult<Json<ExecutionRecord>> {
+    Ok(Json(state.service.execution(&id, &execution_id).await?))
+}
+
+/// `GET /api/executions`: the newest executions across connectors.
+pub async fn recent(
+    State(state): State<AppState>,
+    Query(query): Query<HistoryQuery>,
+) -> ApiResult<Json<Vec<RecentExecution>>> {
+    let limit = query.limit.unwrap_or(50).min(crate::store::RECENT_KEPT);
+    Ok(Json(state.service.recent_executions(limit).await?))
+}
+
+/// `GET /api/activity`: each connector's latest outcomes, oldest first.
+pub async fn activity(
+    State(state): State<AppState>,
+) -> ApiResult<Json<std::collections::HashMap<String, Vec<ExecutionSummary>>>> {
+    Ok(Json(state.service.activity().await?))
 }

@@ -52,6 +52,9 @@ impl From<ServiceError> for ApiError {
         let message = error.to_string();
         let (status, code, details) = match &error {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CONNECTOR_NOT_FOUND", None),
+            ServiceError::ExecutionNotFound(_) => {
+                (StatusCode::NOT_FOUND, "EXECUTION_NOT_FOUND", None)
+            }
             ServiceError::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN", None),
             ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", None),
             ServiceError::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC", None),

@@ -61,6 +61,22 @@ pub async fn create_token(
     Ok((StatusCode::CREATED, Json(issued)))
 }
 
+/// `GET /api/tokens`: every API token (never its secret), newest first.
+pub async fn list_tokens(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<crate::store::TokenRecord>>, ApiError> {
+    Ok(Json(state.auth.list().await?))
+}
+
+/// `DELETE /api/tokens/{id}`: revoke an API token; its browser sessions end
+/// with it.
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> Result<Json<crate::store::TokenRecord>, ApiError> {
+    Ok(Json(state.auth.revoke(&id).await?))
+}
+
 pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
 }

@@ -74,9 +74,16 @@ pub fn router(state: AppState) -> Router {
         .route("/connectors/{id}/execute", post(connectors::execute))
         .route("/connectors/{id}/test", post(connectors::test))
         .route("/connectors/{id}/executions", get(connectors::executions))
+        .route(
+            "/connectors/{id}/executions/{execution}",
+            get(connectors::execution),
+        )
+        .route("/executions", get(connectors::recent))
+        .route("/activity", get(connectors::activity))
         .route("/connector-types", get(meta::connector_types))
         .route("/plugins", get(meta::plugins))
-        .route("/tokens", post(meta::create_token))
+        .route("/tokens", get(meta::list_tokens).post(meta::create_token))
+        .route("/tokens/{id}", delete(meta::revoke_token))
         .route(
             "/agents/tokens",
             get(agents::list_tokens).post(agents::create_token),
@@ -96,10 +103,11 @@ pub fn router(state: AppState) -> Router {
             "/connectors/agents/ws",
             get(crate::agent::endpoint::upgrade),
         );
+    // Unknown `/api/…` paths get the API's JSON 404; the rest of the site
+    // (the web UI, merged beside this router) has its own fallback.
     Router::new()
-        .nest("/api", protected.merge(public))
+        .nest("/api", protected.merge(public).fallback(meta::not_found))
         .route("/metrics", get(meta::metrics))
-        .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
         .with_state(state)

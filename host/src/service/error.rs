@@ -11,6 +11,9 @@ pub enum ServiceError {
     /// No connector with that id or name.
     #[error("no connector with id or name `{0}`")]
     NotFound(String),
+    /// No execution with that id in the connector's history.
+    #[error("{0}")]
+    ExecutionNotFound(String),
     /// The name is taken.
     #[error("a connector named `{0}` already exists")]
     NameTaken(String),

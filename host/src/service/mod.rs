@@ -23,7 +23,7 @@ pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
 pub use history::HistoryWriter;
 use prepare::{compile, regenerate};
-pub use view::{ConnectorView, ExecutionResponse};
+pub use view::{ConnectorView, ExecutionResponse, RecentExecution};
 
 use crate::agent::dispatch;
 use crate::agent::hub::{AgentHub, HubSettings, Route};
@@ -38,7 +38,7 @@ use crate::runtime::{
     ScriptEngine,
 };
 use crate::secrets::{ConfigCipher, mask_config, merge_masked, secret_values};
-use crate::store::{ConnectorRecord, ExecutionRecord, Store, StoreError};
+use crate::store::{ConnectorRecord, ExecutionRecord, ExecutionSummary, Store, StoreError};
 
 /// Executions kept per connector.
 pub const HISTORY_PER_CONNECTOR: usize = 100;
@@ -241,7 +241,7 @@ impl ConnectorService {
     /// Connectors matching `filter`, by name, without `openapiSpec`.
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectorView>, ServiceError> {
         let mut records = self.store.list_connectors().await?;
-        records.retain(|record| matches(&record.definition, filter));
+        records.retain(|record| filter.matches(&record.definition));
         records.sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
         records
             .iter()
@@ -263,6 +263,67 @@ impl ConnectorService {
     ) -> Result<Vec<ExecutionRecord>, ServiceError> {
         let record = self.find(id_or_name).await?;
         Ok(self.store.executions(record.id, limit).await?)
+    }
+
+    /// One execution of a connector's history (with logs and HTTP calls).
+    pub async fn execution(
+        &self,
+        id_or_name: &str,
+        execution_id: &str,
+    ) -> Result<ExecutionRecord, ServiceError> {
+        let record = self.find(id_or_name).await?;
+        self.store
+            .executions(record.id, HISTORY_PER_CONNECTOR)
+            .await?
+            .into_iter()
+            .find(|e| e.id == execution_id)
+            .ok_or_else(|| {
+                ServiceError::ExecutionNotFound(format!(
+                    "connector `{id_or_name}` has no execution `{execution_id}` in its history"
+                ))
+            })
+    }
+
+    /// Each connector's latest outcomes (oldest first), by connector name.
+    pub async fn activity(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Vec<ExecutionSummary>>, ServiceError> {
+        let names = self.names_by_id().await?;
+        let mut activity = self.store.activity().await?;
+        Ok(names
+            .into_iter()
+            .filter_map(|(id, name)| activity.remove(&id).map(|a| (name, a)))
+            .collect())
+    }
+
+    /// The newest `limit` executions across connectors, newest first.
+    pub async fn recent_executions(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<RecentExecution>, ServiceError> {
+        let names = self.names_by_id().await?;
+        Ok(self
+            .store
+            .recent_executions(limit)
+            .await?
+            .into_iter()
+            .filter_map(|(id, execution)| {
+                Some(RecentExecution {
+                    connector: names.get(&id)?.clone(),
+                    execution,
+                })
+            })
+            .collect())
+    }
+
+    async fn names_by_id(&self) -> Result<std::collections::HashMap<String, String>, ServiceError> {
+        Ok(self
+            .store
+            .list_connectors()
+            .await?
+            .into_iter()
+            .map(|r| (r.id, r.definition.name))
+            .collect())
     }
 
     /// Run the connector's `test` command (an external service's `/health`
@@ -319,9 +380,12 @@ impl ConnectorService {
             Route::Agent(slot) => Some(slot),
             Route::Unavailable(reason) => {
                 let execution = Execution::failed(dispatch::unavailable(reason));
-                return Ok(self.respond(record, &request.command, execution, started_at_ms));
+                return Ok(self.respond(record, &request.command, execution, started_at_ms, None));
             }
         };
+        let agent = slot
+            .as_ref()
+            .map(|slot| slot.session().registration.agent_id.clone());
         let execution = match (slot, record.definition.execution_model) {
             (Some(slot), _) => {
                 let target = dispatch::Target { record, schema };
@@ -347,7 +411,7 @@ impl ConnectorService {
                 known: schema.commands.keys().cloned().collect(),
             });
         }
-        Ok(self.respond(record, &request.command, execution, started_at_ms))
+        Ok(self.respond(record, &request.command, execution, started_at_ms, agent))
     }
 
     /// The connector ready to execute, from the cache when possible. A
@@ -437,6 +501,7 @@ impl ConnectorService {
         command: &str,
         execution: Execution,
         started_at_ms: u64,
+        agent: Option<String>,
     ) -> ExecutionResponse {
         let execution_id = self.execution_ids.next();
         let duration_ms = execution.duration.as_millis() as u64;
@@ -455,6 +520,7 @@ impl ConnectorService {
             duration_ms,
             logs: execution.logs,
             http_calls: execution.http_calls,
+            agent,
         };
         self.history.record(
             record.id.clone(),
@@ -468,6 +534,7 @@ impl ConnectorService {
                 duration_ms,
                 logs: response.logs.clone(),
                 http_calls: response.http_calls.clone(),
+                agent: response.agent.clone(),
             },
         );
         response
@@ -547,6 +614,13 @@ fn command_schema<'a>(
         command: command.to_string(),
         known: schema.commands.keys().cloned().collect(),
     })
+}
+
+impl ListFilter {
+    /// Whether `definition` passes this filter.
+    pub fn matches(&self, definition: &ConnectorDefinition) -> bool {
+        matches(definition, self)
+    }
 }
 
 fn matches(definition: &ConnectorDefinition, filter: &ListFilter) -> bool {

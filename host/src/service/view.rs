@@ -57,4 +57,18 @@ pub struct ExecutionResponse {
     pub logs: Vec<LogEntry>,
     /// HTTP requests made.
     pub http_calls: Vec<HttpCall>,
+    /// The on-premise agent that ran it (absent: this server ran it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+}
+
+/// An execution in the list across connectors.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentExecution {
+    /// The connector's name.
+    pub connector: String,
+    /// The execution.
+    #[serde(flatten)]
+    pub execution: crate::store::ExecutionSummary,
 }

@@ -4,6 +4,7 @@
 //! API acknowledges it. redb is synchronous, so every call runs on tokio's
 //! blocking pool, never on an async worker.
 
+mod activity;
 mod agent_tokens;
 mod agents;
 mod records;
@@ -15,9 +16,10 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use activity::{ACTIVITY_PER_CONNECTOR, ExecutionSummary, RECENT_KEPT};
 pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
 pub use agents::AgentRecord;
-pub use records::{ConnectorRecord, ExecutionRecord, Role, TokenRecord};
+pub use records::{Access, ConnectorRecord, ExecutionRecord, Role, TokenRecord};
 
 /// Connector records by id.
 const CONNECTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("connectors");
@@ -83,6 +85,8 @@ impl Store {
         txn.open_table(META)?;
         txn.open_table(agent_tokens::AGENT_TOKENS)?;
         txn.open_table(agents::AGENTS)?;
+        txn.open_table(activity::ACTIVITY)?;
+        txn.open_table(activity::RECENT)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -213,6 +217,7 @@ impl Store {
                 executions
                     .extract_from_if((id.as_str(), 0)..=(id.as_str(), u64::MAX), |_, _| true)?
                     .for_each(drop);
+                activity::forget(&txn, &id)?;
                 true
             };
             txn.commit()?;
@@ -306,6 +311,7 @@ impl Store {
                     }
                 }
             }
+            activity::record(&txn, &batch)?;
             txn.commit()?;
             Ok(())
         })
@@ -344,6 +350,36 @@ impl Store {
                 .insert(token_hash.as_str(), encode(&record).as_slice())?;
             txn.commit()?;
             Ok(())
+        })
+        .await
+    }
+
+    /// Every API token (without secrets), with the hash it is stored under.
+    pub async fn tokens(&self) -> Result<Vec<(String, TokenRecord)>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(TOKENS)?;
+            table
+                .iter()?
+                .map(|entry| {
+                    let (key, value) = entry?;
+                    Ok((key.value().to_string(), decode(value.value())?))
+                })
+                .collect()
+        })
+        .await
+    }
+
+    /// Delete the API token stored under `token_hash`.
+    pub async fn delete_token(&self, token_hash: String) -> Result<bool, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_write()?;
+            let existed = txn
+                .open_table(TOKENS)?
+                .remove(token_hash.as_str())?
+                .is_some();
+            txn.commit()?;
+            Ok(existed)
         })
         .await
     }
@@ -392,6 +428,7 @@ mod tests {
             duration_ms: 1,
             logs: vec![],
             http_calls: vec![],
+            agent: None,
         }
     }
 

@@ -51,6 +51,9 @@ pub struct ExecutionRecord {
     /// HTTP requests made.
     #[serde(default)]
     pub http_calls: Vec<HttpCall>,
+    /// The on-premise agent that ran it (`None`: on this server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
 }
 
 /// What an API token may do.
@@ -61,6 +64,36 @@ pub enum Role {
     Admin,
     /// Read connectors and execute or test them; no changes.
     Executor,
+}
+
+/// What a request does, for the role check every front end shares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Read anything.
+    Read,
+    /// Execute or test a connector.
+    Execute,
+    /// Create, change or delete anything.
+    Change,
+}
+
+impl Role {
+    /// Whether this role may do `access`: executors read and execute,
+    /// admins do everything. The one place this rule lives.
+    pub fn allows(self, access: Access) -> bool {
+        match self {
+            Role::Admin => true,
+            Role::Executor => access != Access::Change,
+        }
+    }
+
+    /// `admin` or `executor`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Executor => "executor",
+        }
+    }
 }
 
 /// An API token (only its SHA-256 is stored, as the key).

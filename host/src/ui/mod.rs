@@ -1,0 +1,93 @@
+//! The web UI, served by `floh serve` at `/`: server-rendered HTML (maud
+//! templates, one module per page) with htmx for partial updates. Pages call
+//! [`ConnectorService`](crate::service::ConnectorService) exactly as the
+//! HTTP API does, so every rule (validation, masking, roles) lives once.
+//!
+//! The browser authenticates with a session cookie (see [`session`]), never
+//! with the API token; the JSON API under `/api` stays bearer-only, so it
+//! has no cookie and needs no CSRF defence.
+//!
+//! Adding a page: a module with `pub fn routes() -> Router<UiState>` whose
+//! handlers take a [`session::Viewer`] and return [`layout::Page`] (or a
+//! fragment for htmx), then one `.merge(module::routes())` in [`router`].
+//! Routes that change something use `POST`; those that execute end in
+//! `/execute` or `/test`, like the API's, so the API's role rule applies.
+
+mod agents;
+pub mod assets;
+mod charts;
+mod connector;
+mod connectors;
+pub mod error;
+mod executions;
+mod import;
+pub mod layout;
+mod new_connector;
+mod plugins;
+pub mod session;
+mod sign_in;
+mod tokens;
+mod trace;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::get;
+
+use crate::api::AppState;
+use session::Sessions;
+
+/// Shared state of every UI handler.
+#[derive(Clone)]
+pub struct UiState {
+    /// The API's state: the same service, auth and agents.
+    pub app: AppState,
+    /// Browser sessions.
+    pub sessions: Arc<Sessions>,
+}
+
+/// The UI's routes; `secure` when served over TLS (Secure cookies).
+pub fn router(app: AppState, secure: bool) -> Router {
+    let state = UiState {
+        app,
+        sessions: Arc::new(Sessions::new(secure)),
+    };
+    let signed_in = Router::new()
+        .route("/", get(|| async { Redirect::to("/connectors") }))
+        .merge(connectors::routes())
+        .merge(connector::routes())
+        .merge(new_connector::routes())
+        .merge(import::routes())
+        .merge(executions::routes())
+        .merge(agents::routes())
+        .merge(plugins::routes())
+        .merge(tokens::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            session::require_session,
+        ));
+    Router::new()
+        .merge(signed_in)
+        .merge(sign_in::routes())
+        .route("/assets/{*path}", get(assets::serve))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(layout::add_security_headers))
+        .layer(DefaultBodyLimit::max(session::MAX_FORM_BYTES))
+        .with_state(state)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        layout::bare_page(
+            "Not found",
+            maud::html! {
+                h1 { "Not found" }
+                p { "There is no page here. " a href="/connectors" { "Go to the connectors" } "." }
+            },
+        ),
+    )
+}
