@@ -35,7 +35,10 @@ pub fn routes() -> Router<UiState> {
         .route("/import/parse", post(parse))
         .route("/import/create", post(create))
         .route("/connectors/{name}/reimport", get(reimport_start))
-        .route("/connectors/{name}/reimport/preview", post(reimport_preview))
+        .route(
+            "/connectors/{name}/reimport/preview",
+            post(reimport_preview),
+        )
         .route("/connectors/{name}/reimport/apply", post(reimport_apply))
 }
 
@@ -368,7 +371,10 @@ async fn create(
     let schema = definition.config_schema.clone().unwrap_or_default();
     let mut config = Map::new();
     for (field, spec_field) in &schema.connection_config {
-        let Some(text) = form.get(&format!("config.{field}")).filter(|t| !t.is_empty()) else {
+        let Some(text) = form
+            .get(&format!("config.{field}"))
+            .filter(|t| !t.is_empty())
+        else {
             continue;
         };
         let value = match spec_field.field_type {
@@ -467,8 +473,13 @@ fn reimport_page(
             }
         }
     };
-    Page::new(viewer, Nav::Connectors, format!("Re-import {name} from OpenAPI"), body)
-        .script(EDITOR_JS)
+    Page::new(
+        viewer,
+        Nav::Connectors,
+        format!("Re-import {name} from OpenAPI"),
+        body,
+    )
+    .script(EDITOR_JS)
 }
 
 fn diff_list(title: &str, id: &str, items: &[String]) -> Markup {
@@ -494,7 +505,9 @@ async fn reimport_preview(
         .reimport_preview(&name, Value::String(spec.clone()), None)
         .await
     {
-        Ok(preview) => Ok(reimport_page(&viewer, &name, &spec, Some(&preview), None).into_response()),
+        Ok(preview) => {
+            Ok(reimport_page(&viewer, &name, &spec, Some(&preview), None).into_response())
+        }
         Err(error @ (ServiceError::InvalidSpec(_) | ServiceError::Invalid(_))) => {
             let page = reimport_page(&viewer, &name, &spec, None, Some(&error.to_string()));
             Ok((StatusCode::BAD_REQUEST, page).into_response())

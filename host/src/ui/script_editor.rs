@@ -158,8 +158,12 @@ async fn save(
 
 /// The editor's inline diagnostics: the service's check, as JSON.
 async fn check(State(state): State<UiState>, body: Bytes) -> Result<Response, UiError> {
-    let request: ScriptCheckRequest = serde_json::from_slice(&body)
-        .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, format!("invalid check request: {e}")))?;
+    let request: ScriptCheckRequest = serde_json::from_slice(&body).map_err(|e| {
+        UiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("invalid check request: {e}"),
+        )
+    })?;
     let result: ScriptCheck = state.app.service.check_script(&request).await?;
     Ok(axum::Json(result).into_response())
 }

@@ -68,7 +68,12 @@ fn admin_only(viewer: &Viewer) -> Result<(), UiError> {
 }
 
 fn wizard_page(viewer: &Viewer, step: &str, body: Markup) -> Page {
-    Page::new(viewer, Nav::Connectors, format!("New connector: {step}"), body)
+    Page::new(
+        viewer,
+        Nav::Connectors,
+        format!("New connector: {step}"),
+        body,
+    )
 }
 
 // Step 1: the execution model.
@@ -76,9 +81,21 @@ fn wizard_page(viewer: &Viewer, step: &str, body: Markup) -> Page {
 async fn choose_model(viewer: Viewer) -> Result<Page, UiError> {
     admin_only(&viewer)?;
     let models = [
-        ("built_in", "Built-in", "An instance of a registered type (shipped or a drop-in plugin), such as authifi or http."),
-        ("script", "Script", "Your own JavaScript, run in a sandbox on the server (or an agent)."),
-        ("external", "External", "A service of yours that speaks the /execute protocol."),
+        (
+            "built_in",
+            "Built-in",
+            "An instance of a registered type (shipped or a drop-in plugin), such as authifi or http.",
+        ),
+        (
+            "script",
+            "Script",
+            "Your own JavaScript, run in a sandbox on the server (or an agent).",
+        ),
+        (
+            "external",
+            "External",
+            "A service of yours that speaks the /execute protocol.",
+        ),
     ];
     let body = html! {
         form method="get" action="/connectors/new/details" class="wizard" {
@@ -168,7 +185,11 @@ fn built_in_details(
             div class="form-actions" { button type="submit" class="button-primary" { "Next: review" } }
         }
     };
-    Ok(wizard_page(viewer, &format!("{} instance", descriptor.name), body))
+    Ok(wizard_page(
+        viewer,
+        &format!("{} instance", descriptor.name),
+        body,
+    ))
 }
 
 /// Name, description, category (and tags).
@@ -437,17 +458,18 @@ fn field_type_name(kind: &FieldType) -> &'static str {
     }
 }
 
-async fn probe(
-    State(state): State<UiState>,
-    viewer: Viewer,
-    body: Bytes,
-) -> Result<Page, UiError> {
+async fn probe(State(state): State<UiState>, viewer: Viewer, body: Bytes) -> Result<Page, UiError> {
     admin_only(&viewer)?;
     let form = Form::parse(&body);
     let endpoint = form.get("endpointUrl").unwrap_or("").trim().to_string();
     match state.app.service.probe_external(&endpoint, &[]).await {
         Ok(probe) => Ok(external_details(&viewer, &form, Some(&probe), None)),
-        Err(error) => Ok(external_details(&viewer, &form, None, Some(&error.to_string()))),
+        Err(error) => Ok(external_details(
+            &viewer,
+            &form,
+            None,
+            Some(&error.to_string()),
+        )),
     }
 }
 
@@ -482,7 +504,9 @@ async fn script_step(viewer: Viewer, body: Bytes) -> Result<Response, UiError> {
             div class="form-actions" { button type="submit" class="button-primary" { "Next: review" } }
         }
     };
-    Ok(wizard_page(&viewer, "script", body).script(EDITOR_JS).into_response())
+    Ok(wizard_page(&viewer, "script", body)
+        .script(EDITOR_JS)
+        .into_response())
 }
 
 /// The config fields and commands of the script step's rows.
@@ -557,8 +581,9 @@ fn parse_param(item: &str) -> Result<(String, Option<FieldSchema>), String> {
         None => None,
         Some(text) => Some(match field_type {
             Some(FieldType::String) | None => Value::String(text.to_string()),
-            Some(_) => serde_json::from_str(text)
-                .map_err(|_| format!("the default `{text}` is not a valid {}", kind.unwrap_or("")))?,
+            Some(_) => serde_json::from_str(text).map_err(|_| {
+                format!("the default `{text}` is not a valid {}", kind.unwrap_or(""))
+            })?,
         }),
     };
     let described = field_type.is_some() || default.is_some() || required;
@@ -681,7 +706,10 @@ fn definition_of(state: &UiState, form: &Form) -> Result<ConnectorDefinition, St
         let value = match spec.field_type {
             Some(FieldType::String) | None => Value::String(text.to_string()),
             _ => serde_json::from_str(text).map_err(|_| {
-                format!("config `{field}`: `{text}` is not a valid {:?}", spec.field_type)
+                format!(
+                    "config `{field}`: `{text}` is not a valid {:?}",
+                    spec.field_type
+                )
             })?,
         };
         config.insert(field.clone(), value);
@@ -804,7 +832,11 @@ fn review_page(
         }
     };
     let page = wizard_page(viewer, "review", body);
-    if source.is_some() { page.script(EDITOR_JS) } else { page }
+    if source.is_some() {
+        page.script(EDITOR_JS)
+    } else {
+        page
+    }
 }
 
 async fn create(
@@ -822,8 +854,15 @@ async fn create(
         )
     })?;
     match state.app.service.create(definition.clone()).await {
-        Ok(view) => Ok(Redirect::to(&format!("/connectors/{}", view.definition.name)).into_response()),
-        Err(error @ (ServiceError::Invalid(_) | ServiceError::NameTaken(_) | ServiceError::ScriptSyntax { .. } | ServiceError::UnknownType { .. })) => {
+        Ok(view) => {
+            Ok(Redirect::to(&format!("/connectors/{}", view.definition.name)).into_response())
+        }
+        Err(
+            error @ (ServiceError::Invalid(_)
+            | ServiceError::NameTaken(_)
+            | ServiceError::ScriptSyntax { .. }
+            | ServiceError::UnknownType { .. }),
+        ) => {
             let page = review_page(&state, &viewer, definition, Some(&error.to_string()));
             Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
         }
