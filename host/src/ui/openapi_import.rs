@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
@@ -24,7 +24,7 @@ use super::UiState;
 use super::error::UiError;
 use super::layout::{Nav, Page, csrf_field};
 use super::script_editor::{EDITOR_JS, editor};
-use super::session::Viewer;
+use super::session::{Viewer, is_htmx};
 use crate::model::{ConnectorPatch, FieldType};
 use crate::oas::{Draft, ImportedOperation, Selection};
 use crate::service::{OpenApiParse, ReimportPreview, ServiceError};
@@ -338,6 +338,7 @@ fn slug(text: &str) -> String {
 async fn create(
     State(state): State<UiState>,
     viewer: Viewer,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, UiError> {
     admin_only(&viewer)?;
@@ -392,7 +393,11 @@ async fn create(
     match state.app.service.create(definition).await {
         Ok(view) => {
             let target = format!("/connectors/{}", view.definition.name);
-            Ok(([("hx-redirect", target.clone())], Redirect::to(&target)).into_response())
+            if is_htmx(&headers) {
+                // htmx navigates to the new connector's page.
+                return Ok(([("hx-redirect", target)], "").into_response());
+            }
+            Ok(Redirect::to(&target).into_response())
         }
         Err(error @ (ServiceError::Invalid(_) | ServiceError::NameTaken(_))) => {
             let page = review_page(
