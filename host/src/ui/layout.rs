@@ -17,9 +17,10 @@ pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; 
 
 /// htmx settings: no `eval`, no script tags in swapped content, requests to
 /// this origin only, no page snapshots in localStorage (a token shown once
-/// must not be kept there), and error responses swapped into their target
-/// so their message is seen.
-const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,"historyCacheSize":0,"refreshOnHistoryMiss":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}]}"#;
+/// must not be kept there), no settling of `style` attributes (the CSP
+/// forbids inline styles, so copying one is a violation), and error
+/// responses swapped into their target so their message is seen.
+const HTMX_CONFIG: &str = r#"{"includeIndicatorStyles":false,"allowEval":false,"allowScriptTags":false,"selfRequestsOnly":true,"historyCacheSize":0,"attributesToSettle":["class","width","height"],"refreshOnHistoryMiss":true,"responseHandling":[{"code":"204","swap":false},{"code":"[23]..","swap":true},{"code":"[45]..","swap":true,"error":true}]}"#;
 
 /// Add the security headers to a UI response (middleware).
 pub async fn add_security_headers(mut response: Response) -> Response {

@@ -127,10 +127,12 @@ fn spec_input(spec: &str, visible: bool) -> Markup {
     }
 }
 
+/// Shown while the form's request runs, with the seconds it has taken.
 fn working_indicator(label: &str) -> Markup {
     html! {
-        span class="htmx-indicator working" role="status" {
-            (label) " … " span data-elapsed {}
+        span class="progress" role="status" {
+            span class="spinner" aria-hidden="true" {}
+            (label) "… " span data-elapsed {}
         }
     }
 }
@@ -144,7 +146,7 @@ fn start_page(viewer: &Viewer, spec: &str, error: Option<&str>) -> Page {
     let body = html! {
         @if let Some(error) = error { div class="alert alert-error" role="alert" id="parse-error" { strong { "Could not parse: " } (error) } }
         form method="post" action="/import/parse" hx-post="/import/parse" hx-target="#main" hx-select="#main" hx-swap="outerHTML"
-            hx-disabled-elt="find button" hx-indicator="find .working" class="wizard" {
+            hx-disabled-elt="find button" class="wizard" {
             (csrf_field(viewer))
             (spec_input(spec, true))
             div class="form-actions" {
@@ -259,7 +261,7 @@ fn review_page(
     let body = html! {
         @if let Some(error) = error { div class="alert alert-error" role="alert" id="create-error" { strong { "Not created: " } (error) } }
         form method="post" action="/import/create" class="wizard" hx-post="/import/create" hx-target="#main" hx-select="#main"
-            hx-swap="outerHTML" hx-disabled-elt="find button" hx-indicator="find .working" {
+            hx-swap="outerHTML" hx-disabled-elt="find button" {
             (csrf_field(viewer))
             input type="hidden" name="step" value="review";
             (spec_input(spec, false))
@@ -269,9 +271,9 @@ fn review_page(
                 fieldset class="tag-group" {
                     legend { (tag) }
                     div class="tag-actions" {
-                        button type="submit" name="toggle" value={ "all:" (tag) } formaction="/import/parse" hx-post="/import/parse" { "Select all " (tag) }
+                        button type="submit" name="toggle" value={ "all:" (tag) } formaction="/import/parse" hx-post="/import/parse" hx-disabled-elt="this" { "Select all " (tag) }
                         " "
-                        button type="submit" name="toggle" value={ "none:" (tag) } formaction="/import/parse" hx-post="/import/parse" { "Select none of " (tag) }
+                        button type="submit" name="toggle" value={ "none:" (tag) } formaction="/import/parse" hx-post="/import/parse" hx-disabled-elt="this" { "Select none of " (tag) }
                     }
                     @for operation in operations {
                         @let key = operation_key(operation);
@@ -293,12 +295,12 @@ fn review_page(
                 }
             }
             div class="form-actions" {
-                button type="submit" formaction="/import/parse" hx-post="/import/parse" { "Update preview" }
+                button type="submit" formaction="/import/parse" hx-post="/import/parse" hx-disabled-elt="this" { "Update preview" }
             }
             h2 { "Connector" }
             div class="field" {
                 label for="name" { "Name" }
-                input id="name" name="name" required value=(name) pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,99}";
+                input id="name" type="text" name="name" required value=(name) pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,99}";
             }
             h2 { "Connection config" }
             p class="hint" { "Fill these in now or later on the connector's page. Secret values are stored encrypted and never shown again." }
@@ -310,7 +312,7 @@ fn review_page(
                     @if spec.secret {
                         input id={ "config-" (field) } name={ "config." (field) } type="password" autocomplete="new-password";
                     } @else {
-                        input id={ "config-" (field) } name={ "config." (field) }
+                        input id={ "config-" (field) } type="text" name={ "config." (field) }
                             value=(form.get(&format!("config.{field}")).map(str::to_string)
                                 .or_else(|| spec.default.as_ref().map(|v| match v { Value::String(s) => s.clone(), other => other.to_string() }))
                                 .unwrap_or_default());
@@ -469,7 +471,7 @@ fn reimport_page(
         }
         form method="post" action={ "/connectors/" (name) "/reimport/preview" } class="wizard"
             hx-post={ "/connectors/" (name) "/reimport/preview" } hx-target="#main" hx-select="#main" hx-swap="outerHTML"
-            hx-disabled-elt="find button" hx-indicator="find .working" {
+            hx-disabled-elt="find button" {
             (csrf_field(viewer))
             (spec_input(spec, true))
             div class="form-actions" {

@@ -194,27 +194,28 @@ fn built_in_details(
 
 /// Name, description, category (and tags).
 fn details_fields(form: &Form, suggested_name: &str) -> Markup {
-    let name = form.get("name").unwrap_or(suggested_name);
+    let name = form.get("name").unwrap_or("");
+    let placeholder = (!suggested_name.is_empty()).then(|| format!("e.g. {suggested_name}-prod"));
     html! {
         fieldset {
             legend { "Details" }
             div class="field" {
                 label for="name" { "Name" }
-                input id="name" name="name" required value=(name) pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
+                input id="name" type="text" name="name" required value=(name) placeholder=[placeholder] pattern="[A-Za-z0-9][A-Za-z0-9._-]{0,99}"
                     aria-describedby="name-hint" autocomplete="off";
                 p class="hint" id="name-hint" { "Unique; letters, digits, '.', '_' or '-'." }
             }
             div class="field" {
                 label for="description" { "Description" }
-                input id="description" name="description" value=(form.get("description").unwrap_or(""));
+                input id="description" type="text" name="description" value=(form.get("description").unwrap_or(""));
             }
             div class="field" {
                 label for="category" { "Category (optional)" }
-                input id="category" name="category" value=(form.get("category").unwrap_or(""));
+                input id="category" type="text" name="category" value=(form.get("category").unwrap_or(""));
             }
             div class="field" {
                 label for="tags" { "Tags (optional, comma-separated)" }
-                input id="tags" name="tags" value=(form.get("tags").unwrap_or(""));
+                input id="tags" type="text" name="tags" value=(form.get("tags").unwrap_or(""));
             }
         }
     }
@@ -240,7 +241,7 @@ fn config_value_fields(fields: &BTreeMap<String, FieldSchema>) -> Markup {
                 } @else if field.secret {
                     input id={ "config-" (name) } name={ "config." (name) } type="password" autocomplete="new-password";
                 } @else {
-                    input id={ "config-" (name) } name={ "config." (name) }
+                    input id={ "config-" (name) } type="text" name={ "config." (name) }
                         value=(field.default.as_ref().map(value_text).unwrap_or_default());
                 }
                 @if let Some(description) = &field.description { p class="hint" { (description) } }
@@ -296,7 +297,7 @@ fn config_field_row(form: &Form, row: usize) -> Markup {
         div class="row-group" role="group" aria-label={ "Config field " (row + 1) } {
             div class="field" {
                 label for=(id("name")) { "Field " (row + 1) " name" }
-                input id=(id("name")) name=(key("name")) value=(form.get(&key("name")).unwrap_or("")) autocomplete="off";
+                input id=(id("name")) type="text" name=(key("name")) value=(form.get(&key("name")).unwrap_or("")) autocomplete="off";
             }
             div class="field" {
                 label for=(id("type")) { "Type" }
@@ -314,7 +315,7 @@ fn config_field_row(form: &Form, row: usize) -> Markup {
             }
             div class="field" {
                 label for=(id("description")) { "Description" }
-                input id=(id("description")) name=(key("description")) value=(form.get(&key("description")).unwrap_or(""));
+                input id=(id("description")) type="text" name=(key("description")) value=(form.get(&key("description")).unwrap_or(""));
             }
         }
     }
@@ -327,19 +328,19 @@ fn command_row(form: &Form, row: usize) -> Markup {
         div class="row-group" role="group" aria-label={ "Command " (row + 1) } {
             div class="field" {
                 label for=(id("name")) { "Command " (row + 1) " name" }
-                input id=(id("name")) name=(key("name")) value=(form.get(&key("name")).unwrap_or("")) autocomplete="off";
+                input id=(id("name")) type="text" name=(key("name")) value=(form.get(&key("name")).unwrap_or("")) autocomplete="off";
             }
             div class="field" {
                 label for=(id("description")) { "Description" }
-                input id=(id("description")) name=(key("description")) value=(form.get(&key("description")).unwrap_or(""));
+                input id=(id("description")) type="text" name=(key("description")) value=(form.get(&key("description")).unwrap_or(""));
             }
             div class="field" {
                 label for=(id("params")) { "Parameters" }
-                input id=(id("params")) name=(key("params")) value=(form.get(&key("params")).unwrap_or(""));
+                input id=(id("params")) type="text" name=(key("params")) value=(form.get(&key("params")).unwrap_or(""));
             }
             div class="field" {
                 label for=(id("outputs")) { "Outputs" }
-                input id=(id("outputs")) name=(key("outputs")) value=(form.get(&key("outputs")).unwrap_or(""));
+                input id=(id("outputs")) type="text" name=(key("outputs")) value=(form.get(&key("outputs")).unwrap_or(""));
             }
         }
     }

@@ -25,13 +25,39 @@
 import { autocompletion, closeBrackets, closeBracketsKeymap, completionKeymap } from "@codemirror/autocomplete";
 import { defaultKeymap, history, historyKeymap } from "@codemirror/commands";
 import { javascript, javascriptLanguage } from "@codemirror/lang-javascript";
-import { bracketMatching, defaultHighlightStyle, foldGutter, foldKeymap, indentOnInput, syntaxHighlighting } from "@codemirror/language";
+import { HighlightStyle, bracketMatching, foldGutter, foldKeymap, indentOnInput, syntaxHighlighting } from "@codemirror/language";
 import { forceLinting, lintGutter, lintKeymap, linter } from "@codemirror/lint";
 import { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 import { EditorState } from "@codemirror/state";
 import { EditorView, drawSelection, highlightActiveLine, highlightActiveLineGutter, keymap, lineNumbers } from "@codemirror/view";
 
+import { tags } from "@lezer/highlight";
+
 import completions from "floh-completions";
+
+/** CodeMirror's default colours, darkened where they fall short of WCAG AA
+ * contrast (4.5:1) on the editor's white and active-line backgrounds. */
+const highlightStyle = HighlightStyle.define([
+  { tag: tags.meta, color: "#404740" },
+  { tag: tags.link, textDecoration: "underline" },
+  { tag: tags.heading, textDecoration: "underline", fontWeight: "bold" },
+  { tag: tags.emphasis, fontStyle: "italic" },
+  { tag: tags.strong, fontWeight: "bold" },
+  { tag: tags.strikethrough, textDecoration: "line-through" },
+  { tag: tags.keyword, color: "#708" },
+  { tag: [tags.atom, tags.bool, tags.url, tags.contentSeparator, tags.labelName], color: "#219" },
+  { tag: [tags.literal, tags.inserted], color: "#145a32" },
+  { tag: [tags.string, tags.deleted], color: "#a11" },
+  { tag: [tags.regexp, tags.escape, tags.special(tags.string)], color: "#a62f00" },
+  { tag: tags.definition(tags.variableName), color: "#00c" },
+  { tag: tags.local(tags.variableName), color: "#30a" },
+  { tag: [tags.typeName, tags.namespace], color: "#06603a" },
+  { tag: tags.className, color: "#135e6b" },
+  { tag: [tags.special(tags.variableName), tags.macroName], color: "#256" },
+  { tag: tags.definition(tags.propertyName), color: "#00c" },
+  { tag: tags.comment, color: "#7a3b00" },
+  { tag: tags.invalid, color: "#b00" },
+]);
 
 const editors = [];
 let leaving = false;
@@ -181,7 +207,7 @@ function mount(textarea) {
     closeBrackets(),
     highlightActiveLine(),
     highlightSelectionMatches(),
-    syntaxHighlighting(defaultHighlightStyle, { fallback: true }),
+    syntaxHighlighting(highlightStyle),
     // Keywords, snippets and the script's own names; no browser globals,
     // which the sandbox does not have.
     javascript(),
@@ -189,12 +215,16 @@ function mount(textarea) {
     autocompletion(),
     // Tab is left to move focus (keyboard users must be able to leave).
     keymap.of([...closeBracketsKeymap, ...defaultKeymap, ...searchKeymap, ...historyKeymap, ...foldKeymap, ...completionKeymap, ...lintKeymap]),
-    EditorView.contentAttributes.of({ "aria-label": labelOf(textarea) }),
+    // tabindex: axe counts contenteditable as focusable only with one, and
+    // the scroller around it must contain something focusable.
+    EditorView.contentAttributes.of({ "aria-label": labelOf(textarea), tabindex: "0" }),
     EditorView.theme({
       "&": { border: "1px solid #8a8f98", borderRadius: "4px", fontSize: "14px", backgroundColor: "#fff", color: "#1d1f23" },
       "&.cm-focused": { outline: "3px solid #1a5fb4", outlineOffset: "1px" },
       ".cm-scroller": { fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace", minHeight: "14em", maxHeight: "36em" },
       ".cm-gutters": { backgroundColor: "#f3f4f6", color: "#4b5058", borderRight: "1px solid #d0d3d8" },
+      ".cm-activeLine": { backgroundColor: "#f0f6fc" },
+      ".cm-activeLineGutter": { backgroundColor: "#e2e8f0" },
     }),
     EditorView.updateListener.of((update) => {
       if (!update.docChanged) return;

@@ -34,8 +34,8 @@ export default async function (t) {
   await t.settled("wizard-built-in-details");
 
   const d = t.data;
-  await typeInto(page, page.getByLabel("Name"), "idp");
-  await typeInto(page, page.getByLabel("Description"), "Authifi of the test tenant");
+  await typeInto(page, page.getByLabel("Name", { exact: true }), "idp");
+  await typeInto(page, page.getByLabel("Description", { exact: true }), "Authifi of the test tenant");
   await typeInto(page, page.getByLabel("Category (optional)"), "identity");
   for (const field of ["baseUrl", "tenant", "tenantId", "clientId", "clientSecret"]) {
     await typeInto(page, page.locator(`#config-${field}`), d[field]);
@@ -53,4 +53,9 @@ export default async function (t) {
   await press(page, page.getByRole("button", { name: "Test connection" }));
   await page.getByText("Test passed").waitFor();
   await t.settled("wizard-built-in-tested");
+
+  // None of these pages has an editor, so none loaded the editor bundle.
+  await Promise.allSettled([...t.pending]);
+  const scripts = t.bodies.filter((b) => b.url.includes("/assets/")).map((b) => new URL(b.url).pathname);
+  t.check(scripts.length > 0 && !scripts.some((path) => path.endsWith("/editor.js")), `pages without an editor load no editor.js: ${scripts}`);
 }

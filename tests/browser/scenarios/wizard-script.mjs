@@ -25,8 +25,8 @@ export default async function (t) {
   await page.getByRole("button", { name: "Next", exact: true }).click();
   await page.waitForURL(/model=script/);
 
-  await page.getByLabel("Name").fill("my-crm");
-  await page.getByLabel("Description").fill("Integration with My CRM");
+  await page.getByLabel("Name", { exact: true }).fill("my-crm");
+  await page.getByLabel("Description", { exact: true }).fill("Integration with My CRM");
   await page.getByLabel("Category (optional)").fill("crm");
   await page.getByLabel("Tags (optional, comma-separated)").fill("sales, contacts");
   const fields = [

@@ -107,7 +107,7 @@ async fn the_openapi_flow_imports_the_petstore_runs_it_and_previews_a_reimport()
             json!({
                 "spec": serde_json::to_string_pretty(&spec).expect("text"),
                 "extended": serde_json::to_string_pretty(&extended).expect("text"),
-                "deselect": ["deletePet", "updateUser"],
+                "deselect": ["deleteOrder", "updateUser"],
                 "baseUrl": prism.url,
                 "apiKey": "special-key",
             }),
@@ -118,7 +118,7 @@ async fn the_openapi_flow_imports_the_petstore_runs_it_and_previews_a_reimport()
     let commands = created["configSchema"]["commands"]
         .as_object()
         .expect("commands");
-    assert!(!commands.contains_key("deletePet"));
+    assert!(!commands.contains_key("deleteOrder"));
     assert!(!commands.contains_key("updateUser"));
     assert!(commands.contains_key("getPetById"));
     // The preview replaced nothing.
