@@ -26,7 +26,7 @@ export default async function (t) {
   await page.waitForURL(/model=script/);
 
   await page.getByLabel("Name", { exact: true }).fill("my-crm");
-  await page.getByLabel("Description", { exact: true }).fill("Integration with My CRM");
+  await page.locator("#description").fill("Integration with My CRM");
   await page.getByLabel("Category (optional)").fill("crm");
   await page.getByLabel("Tags (optional, comma-separated)").fill("sales, contacts");
   const fields = [
