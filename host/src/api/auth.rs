@@ -85,7 +85,7 @@ impl TokenAuth {
             .into_iter()
             .map(|(_, record)| record)
             .collect();
-        tokens.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+        tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at_ms));
         Ok(tokens)
     }
 

@@ -14,7 +14,7 @@ use crate::store::{ExecutionRecord, Store};
 const MAX_BATCH: usize = 512;
 
 enum Message {
-    Record(String, ExecutionRecord),
+    Record(String, Box<ExecutionRecord>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -34,7 +34,9 @@ impl HistoryWriter {
 
     /// Queue a record.
     pub fn record(&self, connector_id: String, record: ExecutionRecord) {
-        let _ = self.sender.send(Message::Record(connector_id, record));
+        let _ = self
+            .sender
+            .send(Message::Record(connector_id, Box::new(record)));
     }
 
     /// Wait until everything queued so far is written.
@@ -53,7 +55,7 @@ async fn write_loop(store: Store, keep: usize, mut receiver: mpsc::UnboundedRece
         let mut next = Some(first);
         while let Some(message) = next.take() {
             match message {
-                Message::Record(id, record) => batch.push((id, record)),
+                Message::Record(id, record) => batch.push((id, *record)),
                 Message::Flush(done) => waiters.push(done),
             }
             if batch.len() < MAX_BATCH {

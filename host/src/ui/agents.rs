@@ -91,7 +91,7 @@ fn state_badge(token: &AgentTokenRecord) -> Markup {
 
 fn tokens_card(viewer: &Viewer, tokens: &[AgentTokenRecord], issued: Option<Markup>) -> Markup {
     let mut tokens = tokens.to_vec();
-    tokens.sort_by(|a, b| b.created_at_ms.cmp(&a.created_at_ms));
+    tokens.sort_by_key(|t| std::cmp::Reverse(t.created_at_ms));
     html! {
         section class="card" id="agent-tokens" aria-labelledby="agent-tokens-heading" {
             h2 id="agent-tokens-heading" { "Agent tokens" }

@@ -116,6 +116,8 @@ pub fn render(trace: &Trace<'_>, definition: &ConnectorDefinition, test: bool) -
                 strong { (verdict) }
                 @if !trace.success {
                     @if let Some(error) = trace.error { ": " (error) }
+                    @else if let Some(cause) = failed_call(trace.http_calls) { ": " (cause) }
+                    @else { ": the connector reported failure without a message" }
                     @if trace.status != "ok" { " " span class="badge badge-fail" { (trace.status) } }
                 }
             }
@@ -183,6 +185,20 @@ pub fn render(trace: &Trace<'_>, definition: &ConnectorDefinition, test: bool) -
             }
         }
     }
+}
+
+/// The last HTTP call that failed, as a cause: `GET … answered 401`.
+fn failed_call(calls: &[HttpCall]) -> Option<String> {
+    calls
+        .iter()
+        .rev()
+        .find_map(|call| match (call.status, &call.error) {
+            (Some(status), _) if status >= 400 => {
+                Some(format!("{} {} answered {status}", call.method, call.url))
+            }
+            (None, Some(error)) => Some(format!("{} {} failed: {error}", call.method, call.url)),
+            _ => None,
+        })
 }
 
 /// Pretty JSON, cut to a bounded preview.
