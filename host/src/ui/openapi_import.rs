@@ -542,3 +542,53 @@ async fn reimport_apply(
     let view = state.app.service.update(&name, patch).await?;
     Ok(Redirect::to(&format!("/connectors/{}", view.definition.name)).into_response())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn operation(command: &str, id: Option<&str>, tag: &str) -> ImportedOperation {
+        ImportedOperation {
+            command: command.into(),
+            method: "GET".into(),
+            path: format!("/{command}"),
+            operation_id: id.map(str::to_string),
+            tags: vec![tag.into()],
+            summary: None,
+        }
+    }
+
+    #[test]
+    fn checked_boxes_become_a_selection() {
+        let operations = [
+            operation("a", Some("a"), "pet"),
+            operation("b", Some("b"), "pet"),
+            operation("c", None, "store"),
+        ];
+        let all: Vec<String> = operations.iter().map(operation_key).collect();
+        assert!(selection_of(&operations, &all).is_empty(), "all: no filter");
+        let some = selection_of(&operations, &["a".into(), "GET /c".into()]);
+        assert_eq!(some.operation_ids, ["a"]);
+        assert_eq!(some.paths, ["/c"]);
+        let none = selection_of(&operations, &[]);
+        assert!(
+            !none.is_empty(),
+            "nothing checked selects nothing, not everything"
+        );
+    }
+
+    #[test]
+    fn a_tag_toggle_checks_or_unchecks_its_operations() {
+        let operations = [
+            operation("a", Some("a"), "pet"),
+            operation("b", Some("b"), "pet"),
+            operation("c", Some("c"), "store"),
+        ];
+        let mut checked = vec!["a".to_string(), "c".to_string()];
+        apply_tag_toggle(&operations, Some("all:pet"), &mut checked);
+        checked.sort();
+        assert_eq!(checked, ["a", "b", "c"]);
+        apply_tag_toggle(&operations, Some("none:pet"), &mut checked);
+        assert_eq!(checked, ["c"]);
+    }
+}
