@@ -562,7 +562,7 @@ mod tests {
             definition: serde_json::from_value(
                 serde_json::json!({"name": "x", "executionModel": "oas"}),
             )
-            .unwrap(),
+            .expect("test value"),
             spec_version: "3.0",
             skipped: Vec::new(),
             operations: Vec::new(),

@@ -893,14 +893,17 @@ mod tests {
 
     #[test]
     fn parameters_parse_with_types_defaults_and_required() {
-        let (name, field) = parse_param("limit:number=50").unwrap();
+        let (name, field) = parse_param("limit:number=50").expect("test value");
         assert_eq!(name, "limit");
-        let field = field.unwrap();
+        let field = field.expect("test value");
         assert_eq!(field.field_type, Some(FieldType::Number));
         assert_eq!(field.default, Some(serde_json::json!(50)));
-        let (_, field) = parse_param("email:string!").unwrap();
-        assert!(field.unwrap().required);
-        assert_eq!(parse_param("offset").unwrap(), ("offset".into(), None));
+        let (_, field) = parse_param("email:string!").expect("test value");
+        assert!(field.expect("test value").required);
+        assert_eq!(
+            parse_param("offset").expect("test value"),
+            ("offset".into(), None)
+        );
         assert!(parse_param("n:number=abc").is_err());
         assert!(parse_param("x:colour").is_err());
     }
@@ -910,7 +913,7 @@ mod tests {
         let form = Form::parse(
             b"field.0.name=baseUrl&field.0.type=string&field.0.required=on&field.1.name=apiKey&field.1.type=string&field.1.secret=on&command.0.name=listContacts&command.0.params=limit%3Anumber%3D50%2C+offset&command.0.outputs=contacts%2C+total",
         );
-        let schema = script_schema(&form).unwrap();
+        let schema = script_schema(&form).expect("test value");
         assert!(schema.connection_config["baseUrl"].required);
         assert!(schema.connection_config["apiKey"].secret);
         let command = &schema.commands["listContacts"];
