@@ -88,6 +88,16 @@ check-guests:
     {{just_executable()}} --justfile {{justfile()}} guests
     git -C {{root}} diff --exit-code --stat -- plugins/
 
+# Build the script editor island (CodeMirror 6) into the committed
+# host/src/ui/assets/editor.js from host/ui-editor's pinned npm packages.
+ui-editor:
+    cd {{root}}/host/ui-editor && npm ci --no-audit --no-fund --loglevel=error && node build.mjs
+
+# Fail when the committed editor bundle differs from a fresh build, or when
+# the script API declarations (floh.d.ts) do not type-check.
+check-ui-editor:
+    cd {{root}}/host/ui-editor && npm ci --no-audit --no-fund --loglevel=error && node build.mjs --check && npx tsc -p tsconfig.check.json
+
 # The whole test suite (the README's test command).
 test:
     cargo test --workspace
@@ -177,4 +187,4 @@ contract: contract-deps
     FLOH_REQUIRE_NPM_TESTS=1 cargo test -p floh-e2e --test e2e contract -- --nocapture
 
 # Everything CI does.
-ci: check-guests e2e-deps lint test
+ci: check-guests check-ui-editor e2e-deps lint test

@@ -14,18 +14,18 @@ use axum::{Json, Router};
 use floh_e2e::{Api, Server, upstream};
 use serde_json::{Value, json};
 
-const SECRET: &str = "authifi-secret-5d1e";
-const TENANT_ID: &str = "42";
+pub(crate) const SECRET: &str = "authifi-secret-5d1e";
+pub(crate) const TENANT_ID: &str = "42";
 
 #[derive(Default)]
-struct Authifi {
+pub(crate) struct Authifi {
     issued: u32,
     users: BTreeMap<String, Value>,
     admins: BTreeSet<String>,
     next_id: u32,
 }
 
-type Shared = Arc<Mutex<Authifi>>;
+pub(crate) type Shared = Arc<Mutex<Authifi>>;
 
 fn problem(status: StatusCode, code: &str, message: &str) -> Response {
     (
@@ -166,7 +166,7 @@ async fn membership(
     StatusCode::NO_CONTENT.into_response()
 }
 
-async fn start_authifi() -> (String, Shared) {
+pub(crate) async fn start_authifi() -> (String, Shared) {
     let state: Shared = Arc::default();
     let api = "/api/v1/tenants/{tenant_id}";
     let router = Router::new()
@@ -194,7 +194,7 @@ async fn exec(api: &Api, connector: &str, command: &str, params: Value) -> Value
     result
 }
 
-fn issued(state: &Shared) -> u32 {
+pub(crate) fn issued(state: &Shared) -> u32 {
     state.lock().expect("lock").issued
 }
 

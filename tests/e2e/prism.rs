@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use floh_e2e::Server;
 use serde_json::{Value, json};
 
-fn npm_dir() -> PathBuf {
+pub(crate) fn npm_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("node_modules")
 }
 
 /// The npm packages, or `None` (with a note) when they are not installed
 /// and the environment does not require them (CI sets FLOH_REQUIRE_NPM_TESTS).
-fn npm_packages() -> Option<PathBuf> {
+pub(crate) fn npm_packages() -> Option<PathBuf> {
     let dir = npm_dir();
     if dir.join(".bin/prism").exists() && dir.join("@readme/oas-examples").exists() {
         return Some(dir);
@@ -30,9 +30,9 @@ fn npm_packages() -> Option<PathBuf> {
     None
 }
 
-struct Prism {
+pub(crate) struct Prism {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Drop for Prism {
@@ -42,7 +42,7 @@ impl Drop for Prism {
     }
 }
 
-fn start_prism(npm: &Path, spec: &Path) -> Prism {
+pub(crate) fn start_prism(npm: &Path, spec: &Path) -> Prism {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("free port")

@@ -1,14 +1,16 @@
 //! `POST /api/connectors/parse-oas`: a spec in, a draft connector out.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::extract::State;
 use serde::Deserialize;
 use serde_json::Value;
 
 use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
+use super::AppState;
 use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::oas::{Draft, Selection};
+use crate::service::OpenApiParse;
 
 /// Specs can be large (GitHub's is ~13 MB of JSON).
 pub const MAX_SPEC_BODY_BYTES: usize = 64 * 1024 * 1024;
@@ -64,32 +66,17 @@ fn spec_schema() -> Schema {
         (status = 200, description = "The draft", body = Draft),
         (status = 400, description = "`INVALID_SPEC`: not a usable OpenAPI description; `VALIDATION_ERROR`: bad `baseUrl`", body = ErrorBody),
     ))]
-pub async fn parse(ApiJson(request): ApiJson<ParseRequest>) -> Result<Json<Draft>, ApiError> {
-    if let Some(base) = &request.base_url
-        && !(base.starts_with("http://") || base.starts_with("https://"))
-    {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "VALIDATION_ERROR",
-            "`baseUrl` must be an absolute http(s) URL",
-        ));
-    }
-    // Large specs take real CPU time: keep it off the async workers.
-    let draft = tokio::task::spawn_blocking(move || {
-        let mut draft = crate::oas::draft(request.spec, &request.select)?;
-        if let Some(base) = &request.base_url {
-            crate::oas::draft::apply_base_url(&mut draft, base);
-        }
-        Ok::<_, crate::oas::OasError>(draft)
-    })
-    .await
-    .map_err(|e| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "INTERNAL_ERROR",
-            e.to_string(),
-        )
-    })?
-    .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_SPEC", e.to_string()))?;
+pub async fn parse(
+    State(state): State<AppState>,
+    ApiJson(request): ApiJson<ParseRequest>,
+) -> Result<Json<Draft>, ApiError> {
+    let draft = state
+        .service
+        .parse_openapi(OpenApiParse {
+            spec: request.spec,
+            select: request.select,
+            base_url: request.base_url,
+        })
+        .await?;
     Ok(Json(draft))
 }

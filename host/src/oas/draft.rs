@@ -43,6 +43,29 @@ pub struct Draft {
     pub spec_version: &'static str,
     /// Operations that did not become commands, and why.
     pub skipped: Vec<Skipped>,
+    /// The operations that became commands, in document order: what a
+    /// person picks from (grouped by tag) and what a `Selection` matches.
+    pub operations: Vec<ImportedOperation>,
+}
+
+/// One operation of the spec that became a command.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImportedOperation {
+    /// The command's name.
+    pub command: String,
+    /// Upper-case HTTP method.
+    pub method: String,
+    /// Path template.
+    pub path: String,
+    /// The operationId, when the spec gives one (selectable one by one).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation_id: Option<String>,
+    /// The operation's tags.
+    pub tags: Vec<String>,
+    /// Its summary (the command's description).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
 }
 
 /// The draft definition without the spec: what regeneration needs.
@@ -104,6 +127,17 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
         .and_then(Value::as_str)
         .unwrap_or("1.0.0");
     let source = script::generate(title, api_version, &plans, &config.schemes);
+    let operations = plans
+        .iter()
+        .map(|plan| ImportedOperation {
+            command: plan.command.clone(),
+            method: plan.method.clone(),
+            path: plan.path.clone(),
+            operation_id: plan.operation_id.clone(),
+            tags: plan.tags.clone(),
+            summary: plan.schema.description.clone(),
+        })
+        .collect();
     let mut commands: std::collections::BTreeMap<String, CommandSchema> = plans
         .into_iter()
         .map(|plan| (plan.command, plan.schema))
@@ -150,6 +184,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
             SpecVersion::OpenApi31 => "3.1",
         },
         skipped,
+        operations,
     })
 }
 

@@ -5,7 +5,7 @@
 // Use it in your own editor: put this file next to your script and add
 // `/// <reference path="floh.d.ts" />` at the top of the script (or list it
 // in `files` of a jsconfig.json). A running `floh serve` serves it at
-// `/ui/assets/floh.d.ts`.
+// `/assets/floh.d.ts`.
 //
 // A script is plain global code (not an ES module). Each declared command is
 // a global function of that name; it is called with `floh.params` and must

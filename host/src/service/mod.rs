@@ -2,6 +2,7 @@
 //! API, MCP later): validation, storage, secrets, compilation and execution
 //! in whichever model a connector uses.
 
+mod authoring;
 mod cache;
 mod check;
 mod error;
@@ -16,6 +17,7 @@ use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 use serde_json::{Value, json};
 
+pub use authoring::{CommandChange, ExternalProbe, OpenApiParse, ReimportPreview};
 use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
@@ -26,7 +28,7 @@ pub use view::{ConnectorView, ExecutionResponse, RecentExecution};
 use crate::agent::dispatch;
 use crate::agent::hub::{AgentHub, HubSettings, Route};
 use crate::connectors::{TypeRegistry, run};
-use crate::egress::{EgressPolicy, IpNetwork};
+use crate::egress::EgressPolicy;
 use crate::model::{
     CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, SchemaError,
 };
@@ -577,16 +579,7 @@ impl ConnectorService {
     }
 
     fn egress_of(&self, definition: &ConnectorDefinition) -> Result<EgressPolicy, ServiceError> {
-        if self.open_egress {
-            return Ok(EgressPolicy::unrestricted());
-        }
-        let networks = definition
-            .allowed_networks
-            .iter()
-            .map(|n| n.parse::<IpNetwork>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        Ok(EgressPolicy::allowing_networks(networks))
+        self.egress_for(&definition.allowed_networks)
     }
 
     async fn find(&self, id_or_name: &str) -> Result<ConnectorRecord, ServiceError> {

@@ -51,6 +51,16 @@ pub const ASSETS: &[Asset] = &[
         bytes: include_bytes!("assets/htmx.min.js"),
     },
     Asset {
+        path: super::script_editor::EDITOR_JS,
+        content_type: "text/javascript; charset=utf-8",
+        bytes: include_bytes!("assets/editor.js"),
+    },
+    Asset {
+        path: super::script_editor::FLOH_D_TS,
+        content_type: crate::script_api::TYPESCRIPT_MEDIA_TYPE,
+        bytes: crate::script_api::TYPESCRIPT_DECLARATIONS.as_bytes(),
+    },
+    Asset {
         path: "favicon.svg",
         content_type: "image/svg+xml",
         bytes: include_bytes!("assets/favicon.svg"),

@@ -116,6 +116,16 @@ async fn show(
     let mut page = Page::new(&viewer, Nav::Connectors, d.name.clone(), body);
     if viewer.may_change() {
         page = page.actions(html! {
+            @match d.execution_model {
+                ExecutionModel::Script => a class="button" href={ (base) "/script" } { "Edit script" },
+                ExecutionModel::Oas => {
+                    a class="button" href={ (base) "/script" } { "View script" }
+                    " "
+                    a class="button" href={ (base) "/reimport" } { "Re-import from OpenAPI" }
+                }
+                _ => {}
+            }
+            " "
             form method="post" action={ (base) "/delete" } hx-post={ (base) "/delete" }
                 hx-confirm={ "Delete connector " (d.name) " and its history?" } hx-target="#main" {
                 (csrf_field(&viewer))

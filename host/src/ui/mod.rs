@@ -20,14 +20,15 @@ mod connector;
 mod connectors;
 pub mod error;
 mod executions;
-mod import;
 pub mod layout;
-mod new_connector;
+mod openapi_import;
 mod plugins;
+mod script_editor;
 pub mod session;
 mod sign_in;
 mod tokens;
 mod trace;
+mod wizard;
 
 use std::sync::Arc;
 
@@ -60,8 +61,9 @@ pub fn router(app: AppState, secure: bool) -> Router {
         .route("/", get(|| async { Redirect::to("/connectors") }))
         .merge(connectors::routes())
         .merge(connector::routes())
-        .merge(new_connector::routes())
-        .merge(import::routes())
+        .merge(wizard::routes())
+        .merge(openapi_import::routes())
+        .merge(script_editor::routes())
         .merge(executions::routes())
         .merge(agents::routes())
         .merge(plugins::routes())

@@ -37,7 +37,7 @@ async fn floh_d_ts_declares_exactly_what_the_engine_installs() {
     let installed: BTreeSet<String> = data.as_object().expect("object").keys().cloned().collect();
     assert_eq!(floh::script_api::declared_members(), installed);
     // Every method is a function, every namespace an object.
-    for (name, kind) in data.as_object().unwrap() {
+    for (name, kind) in data.as_object().expect("test value") {
         let expected = if name.contains('.') {
             "function"
         } else {

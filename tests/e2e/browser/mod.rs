@@ -16,6 +16,7 @@
 //! Needs `just e2e-deps` (npm packages) and `/usr/bin/chromium`; skipped with
 //! a note when missing, required when `FLOH_REQUIRE_NPM_TESTS` is set (CI).
 
+mod authoring;
 mod pages;
 
 use std::path::{Path, PathBuf};
