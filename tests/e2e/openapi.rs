@@ -175,6 +175,7 @@ async fn the_cli_imports_and_creates_from_a_spec_file() {
             .args(["--create", "--name", "stock"])
             .env("FLOH_SERVER", url)
             .env("FLOH_TOKEN", ADMIN_TOKEN)
+            .env("FLOH_OUTPUT", "json")
             .output()
             .expect("run floh")
     })
