@@ -106,6 +106,11 @@ bench:
     cargo bench -p floh --bench script_engine
     cargo bench -p floh --bench api
 
+# MCP: execute_connector_command over Streamable HTTP vs POST .../execute,
+# a trivial script, one in-process server: p50/p99 and the overhead.
+bench-mcp:
+    cargo bench -p floh --bench mcp
+
 # Commands through one on-premise agent vs on the server: p50/p99 and throughput.
 bench-agent:
     cargo bench -p floh --bench agent
@@ -146,10 +151,12 @@ bench-api connections="64" seconds="10":
     LUA
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
-# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock)
-# and @readme/oas-examples (real public specs).
+# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
+# @readme/oas-examples (real public specs), the official MCP SDKs and the MCP
+# Inspector (which needs Node 22: the npm package node@22 provides it). One
+# npm command, pinned: a second `npm install --no-save` would prune the first.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8
+    test -x tests/node_modules/.bin/prism -a -f tests/node_modules/@modelcontextprotocol/sdk/package.json -a -f tests/node_modules/@modelcontextprotocol/inspector/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3
 
 # Everything CI does.
 ci: check-guests e2e-deps lint test

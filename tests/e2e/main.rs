@@ -6,6 +6,7 @@ mod authifi;
 mod crm;
 mod durability;
 mod lifecycle;
+mod mcp;
 mod models;
 mod openapi;
 mod plugins;

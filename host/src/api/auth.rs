@@ -72,6 +72,22 @@ impl TokenAuth {
         Ok(IssuedToken { token, record })
     }
 
+    /// The token record of a request's `Authorization: Bearer` header;
+    /// 401 when it is missing or unknown.
+    pub async fn authenticate(&self, headers: &header::HeaderMap) -> Result<TokenRecord, ApiError> {
+        let unauthorized =
+            |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
+        self.lookup(token)
+            .await?
+            .ok_or_else(|| unauthorized("the token is not valid"))
+    }
+
     async fn lookup(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
         let digest = hash(token);
         if let Some(record) = self
@@ -104,20 +120,7 @@ pub async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let unauthorized =
-        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
-    let record = state
-        .auth
-        .lookup(token)
-        .await?
-        .ok_or_else(|| unauthorized("the token is not valid"))?;
+    let record = state.auth.authenticate(request.headers()).await?;
     if record.role != Role::Admin && !executor_may(request.method(), request.uri().path()) {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -43,7 +43,16 @@ impl IntoResponse for ApiError {
         {
             object.extend(details);
         }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        // RFC 6750: a 401 names the scheme, so clients (MCP ones included)
+        // know to send a bearer token.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"floh\""),
+            );
+        }
+        response
     }
 }
 
@@ -54,6 +63,7 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CONNECTOR_NOT_FOUND", None),
             ServiceError::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN", None),
             ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", None),
+            ServiceError::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC", None),
             ServiceError::ScriptSyntax { line, column, .. } => (
                 StatusCode::BAD_REQUEST,
                 "SCRIPT_SYNTAX_ERROR",

@@ -37,6 +37,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
+    /// Host names the MCP endpoint answers besides loopback.
+    pub mcp: crate::mcp::McpSettings,
 }
 
 /// The whole API.
@@ -84,6 +86,8 @@ pub fn router(state: AppState) -> Router {
         );
     Router::new()
         .nest("/api", protected.merge(public))
+        // MCP (Streamable HTTP) for AI clients, with the API's tokens.
+        .merge(crate::mcp::http::routes(&state))
         .route("/metrics", get(meta::metrics))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

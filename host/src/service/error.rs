@@ -17,6 +17,9 @@ pub enum ServiceError {
     /// The definition is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// An OpenAPI description that cannot be imported.
+    #[error("{0}")]
+    InvalidSpec(String),
     /// The script does not compile.
     #[error("the script has a syntax error at line {line}, column {column}: {message}")]
     ScriptSyntax {

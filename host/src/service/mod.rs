@@ -5,8 +5,11 @@
 mod cache;
 mod check;
 mod error;
+mod generate;
 mod history;
+mod openapi;
 mod prepare;
+mod script_update;
 mod view;
 
 use std::sync::Arc;
@@ -19,7 +22,13 @@ use serde_json::{Value, json};
 use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
+pub use generate::{
+    AuthKind, AuthSpec, EndpointSpec, GeneratedConnector, HttpMethod, ParamLocation, ParamSpec,
+    ParamType, ScriptGeneration, missing_for_generation, skeleton,
+};
 pub use history::HistoryWriter;
+pub use openapi::{ImportSelection, OpenApiImport};
+pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
 use prepare::{compile, regenerate};
 pub use view::{ConnectorView, ExecutionResponse};
 
