@@ -187,7 +187,14 @@ async fn main() -> anyhow::Result<()> {
             options.mcp.allowed_hosts = mcp_allowed_hosts;
             server::serve(options).await
         }
-        Command::Mcp { client } => floh::mcp::stdio::run(&client.server, client.token).await,
+        Command::Mcp { client } => {
+            let outcome = floh::mcp::stdio::run(&client.server, client.token).await;
+            if let Err(error) = &outcome {
+                eprintln!("Error: {error:#}");
+            }
+            // Tokio's stdin reader thread would hold the runtime open.
+            std::process::exit(i32::from(outcome.is_err()))
+        }
         Command::Plugin { command } => cli::plugin(command).await,
         Command::Connector { command, client } => cli::connector(client, command).await,
         Command::Exec {

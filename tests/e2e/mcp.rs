@@ -298,6 +298,7 @@ async fn the_spec_workflows_run_over_streamable_http_and_stdio() {
 
 /// A raw MCP request to `/mcp`.
 async fn post_mcp(server: &Server, headers: &[(&str, &str)], body: Value) -> (u16, String) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let mut request = client
         .post(format!("{}/mcp", server.url))
@@ -406,8 +407,8 @@ async fn the_inspector_cli_lists_the_tools() {
         .arg(inspector)
         .args(["--cli", &format!("{}/mcp", server.url)])
         .args(["--transport", "http", "--method", "tools/list", "--strict"])
-        .arg("--catalog")
-        .arg(data.path().join("inspector-catalog.json"))
+        // The inspector keeps a catalog in $HOME/.mcp-inspector.
+        .env("HOME", data.path())
         .args(["--header", &format!("Authorization: Bearer {ADMIN_TOKEN}")])
         .stdin(Stdio::null());
     let output = tokio::task::spawn_blocking(move || command.output())

@@ -29,6 +29,7 @@ pub struct ParseOutput {
     /// The draft connector definition (executionModel `oas`), ready for
     /// create_connector: name, configSchema (connectionConfig fields and
     /// commands), scriptSource, openapiSpec.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub definition: Value,
     /// The spec's version: `2.0`, `3.0` or `3.1`.
     pub spec_version: String,
@@ -44,6 +45,7 @@ pub struct ParseOutput {
 pub struct GenerateOutput {
     /// The connector definition (executionModel `script`), ready for
     /// create_connector: name, configSchema, scriptSource.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub definition: Value,
     /// True when the script compiles and defines every declared command.
     pub ok: bool,

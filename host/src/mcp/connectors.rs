@@ -77,6 +77,7 @@ pub struct ConnectorOutput {
     /// The connector as the API returns it: id, name, executionModel,
     /// configSchema (connectionConfig fields and commands), scriptSource,
     /// config (secret fields are `***`), createdAtMs, updatedAtMs.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub connector: Value,
 }
 
@@ -85,6 +86,7 @@ pub struct ConnectorOutput {
 pub struct TypesOutput {
     /// Each type: name, version, description, configSchema, source
     /// (`native` or `plugin`).
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub types: Vec<Value>,
 }
 
@@ -97,11 +99,13 @@ pub struct CreateConnectorInput {
     /// `executionModel` (`script`, `built_in`, `external`, `oas`),
     /// `configSchema` ({connectionConfig, commands}), `scriptSource`,
     /// `type`, `endpointUrl`, `allowedNetworks`.
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub definition: Value,
     /// The connection config: values for the connectionConfig fields, e.g.
     /// {"baseUrl": "https://api.example.com", "bearerToken": "..."}.
     /// Replaces any `config` inside `definition`.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub config: Option<Value>,
     /// A name to use instead of the definition's.
     #[serde(default)]
@@ -121,6 +125,7 @@ pub struct UpdateScriptInput {
     /// {type, required, description, default}}, outputs: [names]}. Leave
     /// out to keep the declared commands.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub commands: Option<Value>,
 }
 
@@ -129,6 +134,7 @@ pub struct UpdateScriptInput {
 #[serde(rename_all = "camelCase")]
 pub struct UpdateScriptOutput {
     /// The connector after the update (secrets masked).
+    #[schemars(with = "serde_json::Map<String, Value>")]
     pub connector: Value,
     /// Commands declared now that were not before.
     pub commands_added: Vec<String>,

@@ -28,9 +28,11 @@ pub struct ExecuteInput {
     /// The command's params as an object, e.g. {"limit": 10}; checked
     /// against its paramSchema, defaults applied.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub params: Option<Value>,
     /// Workflow variables the script can read as `floh.variables`.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub variables: Option<Value>,
     /// A deadline in milliseconds (default: the server's).
     #[serde(default)]
@@ -70,9 +72,11 @@ pub struct ExecutionOutput {
     /// Wall time in milliseconds.
     pub duration_ms: u64,
     /// The connector's log lines ({level, message, ...}), secrets masked.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub logs: Vec<Value>,
     /// The HTTP requests it made ({method, url, status, durationMs, ...}),
     /// secrets masked.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub http_calls: Vec<Value>,
 }
 

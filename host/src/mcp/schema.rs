@@ -6,7 +6,7 @@ use std::sync::Arc;
 use rmcp::model::JsonObject;
 use schemars::JsonSchema;
 use schemars::generate::SchemaSettings;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The schema of a tool's arguments (fields with defaults are optional).
 pub fn input<T: JsonSchema>() -> Arc<JsonObject> {
@@ -32,7 +32,60 @@ fn flat<T: JsonSchema>(settings: SchemaSettings) -> Arc<JsonObject> {
     };
     object.remove("title");
     object.insert("type".into(), Value::String("object".into()));
-    Arc::new(object)
+    let mut root = Value::Object(object);
+    portable(&mut root);
+    match root {
+        Value::Object(object) => Arc::new(object),
+        _ => Arc::new(JsonObject::new()),
+    }
+}
+
+/// Make a schema portable across clients and model providers:
+/// - schemars marks Rust integer widths as `format: uint64` and the like;
+///   they are not JSON Schema formats, and strict validators (ajv, which the
+///   TypeScript SDK runs on results) refuse unknown formats;
+/// - an optional field is written `type: ["string", "null"]` or `anyOf: [X,
+///   {type: null}]`; single-type dialects (e.g. Gemini's) reject both. Our
+///   inputs accept an absent field and our outputs leave `None` out, so the
+///   field's own type says it all.
+fn portable(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            if object
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| {
+                    f.starts_with("int") || f.starts_with("uint") || f == "double" || f == "float"
+                })
+            {
+                object.remove("format");
+            }
+            if let Some(Value::Array(types)) = object.get_mut("type") {
+                types.retain(|t| t != "null");
+                if types.len() == 1 {
+                    let single = types.remove(0);
+                    object.insert("type".into(), single);
+                }
+            }
+            let nullable_branch = |branches: &Vec<Value>| {
+                branches.len() == 2 && branches.iter().any(|b| b.get("type") == Some(&json!("null")))
+            };
+            if let Some(Value::Array(branches)) = object.get("anyOf").cloned()
+                && nullable_branch(&branches)
+                && let Some(Value::Object(kept)) = branches
+                    .into_iter()
+                    .find(|b| b.get("type") != Some(&json!("null")))
+            {
+                object.remove("anyOf");
+                for (key, field) in kept {
+                    object.entry(key).or_insert(field);
+                }
+            }
+            object.values_mut().for_each(portable);
+        }
+        Value::Array(items) => items.iter_mut().for_each(portable),
+        _ => {}
+    }
 }
 
 #[cfg(test)]

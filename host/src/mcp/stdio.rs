@@ -11,7 +11,9 @@ use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig
 use rmcp::transport::{IntoTransport, StreamableHttpClientTransport, Transport};
 
 /// Bridge stdin/stdout to `server`'s `/mcp` with `token` until the client
-/// closes stdin or the server goes away.
+/// closes stdin or the server goes away. The caller should exit the process
+/// afterwards: Tokio's stdin reader is a blocking thread that would keep the
+/// runtime alive until the client writes again.
 pub async fn run(server: &str, token: Option<String>) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let token = token.filter(|t| !t.is_empty()).context(
@@ -56,6 +58,10 @@ pub async fn run(server: &str, token: Option<String>) -> anyhow::Result<()> {
             }
             message = Transport::<RoleClient>::receive(&mut remote) => {
                 let Some(message) = message else {
+                    // Tell the client why its requests failed, then stop.
+                    while let Ok(failure) = failed.try_recv() {
+                        let _ = Transport::<RoleServer>::send(&mut local, failure).await;
+                    }
                     tracing::error!(%url, "the connection to the Floh server closed");
                     break;
                 };

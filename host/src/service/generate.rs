@@ -101,6 +101,7 @@ pub struct EndpointSpec {
     /// A JSON Schema (`type: object`) of the JSON request body; parameters
     /// with location `body` are added to its properties.
     #[serde(default)]
+    #[schemars(with = "Option<serde_json::Map<String, Value>>")]
     pub body: Option<Value>,
 }
 
