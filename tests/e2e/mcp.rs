@@ -32,7 +32,9 @@ fn npm_dir() -> PathBuf {
 fn mcp_sdk() -> Option<PathBuf> {
     let dir = npm_dir();
     if dir.join("@modelcontextprotocol/sdk/package.json").exists()
-        && dir.join("@modelcontextprotocol/client/package.json").exists()
+        && dir
+            .join("@modelcontextprotocol/client/package.json")
+            .exists()
     {
         return Some(dir);
     }
@@ -127,18 +129,23 @@ async fn acme_crm() -> String {
         )
         .route(
             "/contacts/{id}",
-            get(move |headers: HeaderMap, UrlPath(id): UrlPath<String>| async move {
-                if !authorized(&headers) {
-                    return (StatusCode::UNAUTHORIZED, Json(json!({"message": "no"})));
-                }
-                match contacts()
-                    .as_array()
-                    .and_then(|all| all.iter().find(|c| c["id"].to_string() == id).cloned())
-                {
-                    Some(contact) => (StatusCode::OK, Json(contact)),
-                    None => (StatusCode::NOT_FOUND, Json(json!({"message": "no contact"}))),
-                }
-            }),
+            get(
+                move |headers: HeaderMap, UrlPath(id): UrlPath<String>| async move {
+                    if !authorized(&headers) {
+                        return (StatusCode::UNAUTHORIZED, Json(json!({"message": "no"})));
+                    }
+                    match contacts()
+                        .as_array()
+                        .and_then(|all| all.iter().find(|c| c["id"].to_string() == id).cloned())
+                    {
+                        Some(contact) => (StatusCode::OK, Json(contact)),
+                        None => (
+                            StatusCode::NOT_FOUND,
+                            Json(json!({"message": "no contact"})),
+                        ),
+                    }
+                },
+            ),
         )
         .route(
             "/echo-auth",
@@ -181,14 +188,20 @@ async fn world() -> World {
     let server = Server::start_with(&data.path().join("data"), settings).expect("server starts");
     let api = server.admin();
     let (status, issued) = api
-        .post("/api/tokens", json!({"name": "mcp-executor", "role": "executor"}))
+        .post(
+            "/api/tokens",
+            json!({"name": "mcp-executor", "role": "executor"}),
+        )
         .await;
     assert_eq!(status, 201, "{issued}");
     let executor_token = issued["token"].as_str().expect("token").to_string();
     // A connector only an agent can run: the server may not reach loopback.
     let agent_connector = "acme-on-premise".to_string();
     let (status, created) = api
-        .post("/api/connectors", fetcher(&agent_connector, &upstream, SECRET))
+        .post(
+            "/api/connectors",
+            fetcher(&agent_connector, &upstream, SECRET),
+        )
         .await;
     assert_eq!(status, 201, "{created}");
     let token = issue_token(&api, "mcp-plant", None).await;
@@ -289,8 +302,14 @@ async fn the_spec_workflows_run_over_streamable_http_and_stdio() {
     assert_eq!(definition("http"), definition("stdio"));
     assert_eq!(definition("http"), definition("modern"));
     assert_eq!(of("from-openapi", "http")["protocolVersion"], "2025-11-25");
-    assert_eq!(of("from-description", "modern")["protocolVersion"], "2026-07-28");
-    assert_eq!(of("access", "stdio")["executorTools"], of("access", "http")["executorTools"]);
+    assert_eq!(
+        of("from-description", "modern")["protocolVersion"],
+        "2026-07-28"
+    );
+    assert_eq!(
+        of("access", "stdio")["executorTools"],
+        of("access", "http")["executorTools"]
+    );
     assert!(of("update-script", "stdio")["progressNotifications"].as_u64() >= Some(1));
     // Nor did the secret reach the server's log.
     assert!(!world.server.printed().contains(SECRET));
@@ -342,7 +361,12 @@ async fn mcp_checks_host_origin_and_token_and_negotiates_2025_revisions() {
     assert_eq!(status, 401);
 
     // A page that rebinds its own name to 127.0.0.1 sends its own Host.
-    let (status, body) = post_mcp(&server, &[auth, ("host", "evil.example")], initialize("2025-06-18")).await;
+    let (status, body) = post_mcp(
+        &server,
+        &[auth, ("host", "evil.example")],
+        initialize("2025-06-18"),
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     let (status, body) = post_mcp(
         &server,
@@ -354,7 +378,11 @@ async fn mcp_checks_host_origin_and_token_and_negotiates_2025_revisions() {
     // The configured public name (behind a proxy) is served.
     let (status, body) = post_mcp(
         &server,
-        &[auth, ("host", "floh.example.com"), ("origin", "https://floh.example.com")],
+        &[
+            auth,
+            ("host", "floh.example.com"),
+            ("origin", "https://floh.example.com"),
+        ],
         initialize("2025-06-18"),
     )
     .await;
@@ -396,7 +424,10 @@ async fn the_inspector_cli_lists_the_tools() {
     let inspector = npm.join("@modelcontextprotocol/inspector/clients/launcher/build/index.js");
     if !node22.exists() || !inspector.exists() {
         let message = "the MCP Inspector or node@22 is not installed: run `just e2e-deps`";
-        assert!(std::env::var_os("FLOH_REQUIRE_NPM_TESTS").is_none(), "{message}");
+        assert!(
+            std::env::var_os("FLOH_REQUIRE_NPM_TESTS").is_none(),
+            "{message}"
+        );
         eprintln!("skipping: {message}");
         return;
     }

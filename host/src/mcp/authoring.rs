@@ -9,8 +9,7 @@ use super::errors::ToolError;
 use super::resources::{SCRIPT_API_REFERENCE, SCRIPT_API_URI};
 use crate::model::ConnectorDefinition;
 use crate::service::{
-    ConnectorService, Diagnostic, OpenApiImport, ScriptGeneration, missing_for_generation,
-    skeleton,
+    ConnectorService, Diagnostic, OpenApiImport, ScriptGeneration, missing_for_generation, skeleton,
 };
 
 /// An operation that did not become a command.

@@ -153,7 +153,10 @@ fn connector_value(view: &ConnectorView) -> Result<Value, ToolError> {
 }
 
 /// `list_connectors`.
-pub async fn list(service: &ConnectorService, input: ListConnectorsInput) -> Result<Value, ToolError> {
+pub async fn list(
+    service: &ConnectorService,
+    input: ListConnectorsInput,
+) -> Result<Value, ToolError> {
     let filter: ListFilter = serde_json::from_value(json!({
         "category": input.category,
         "tag": input.tag,

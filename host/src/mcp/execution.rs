@@ -152,8 +152,8 @@ async fn run(
 }
 
 fn respond(response: ExecutionResponse) -> Result<Value, ToolError> {
-    let value =
-        serde_json::to_value(&response).map_err(|e| ToolError::new("INTERNAL_ERROR", e.to_string()))?;
+    let value = serde_json::to_value(&response)
+        .map_err(|e| ToolError::new("INTERNAL_ERROR", e.to_string()))?;
     if response.success {
         return Ok(value);
     }

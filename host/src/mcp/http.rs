@@ -49,17 +49,24 @@ impl McpSettings {
         self.hosts()
             .iter()
             .flat_map(|host| {
-                let host = if host.contains(':') && !host.contains(']') && host.matches(':').count() > 1 {
-                    format!("[{host}]")
-                } else {
-                    host.clone()
-                };
-                let with_port = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) {
+                let host =
+                    if host.contains(':') && !host.contains(']') && host.matches(':').count() > 1 {
+                        format!("[{host}]")
+                    } else {
+                        host.clone()
+                    };
+                let with_port = if host
+                    .rsplit_once(':')
+                    .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+                {
                     host
                 } else {
                     format!("{host}:*")
                 };
-                [format!("http://{with_port}"), format!("https://{with_port}")]
+                [
+                    format!("http://{with_port}"),
+                    format!("https://{with_port}"),
+                ]
             })
             .collect()
     }

@@ -68,7 +68,10 @@ fn portable(value: &mut Value) {
                 }
             }
             let nullable_branch = |branches: &Vec<Value>| {
-                branches.len() == 2 && branches.iter().any(|b| b.get("type") == Some(&json!("null")))
+                branches.len() == 2
+                    && branches
+                        .iter()
+                        .any(|b| b.get("type") == Some(&json!("null")))
             };
             if let Some(Value::Array(branches)) = object.get("anyOf").cloned()
                 && nullable_branch(&branches)

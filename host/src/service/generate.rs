@@ -435,7 +435,9 @@ fn operation(endpoint: &EndpointSpec) -> Result<Value, ServiceError> {
     }
     for name in template_names {
         if !names.contains(&(name, false)) {
-            parameters.push(json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}));
+            parameters.push(
+                json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}),
+            );
         }
     }
     let mut operation = json!({

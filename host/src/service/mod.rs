@@ -28,8 +28,8 @@ pub use generate::{
 };
 pub use history::HistoryWriter;
 pub use openapi::{ImportSelection, OpenApiImport};
-pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
 use prepare::{compile, regenerate};
+pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
 pub use view::{ConnectorView, ExecutionResponse};
 
 use crate::agent::dispatch;
