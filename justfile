@@ -158,5 +158,14 @@ bench-api connections="64" seconds="10":
 e2e-deps:
     test -x tests/node_modules/.bin/prism -a -f tests/node_modules/@modelcontextprotocol/sdk/package.json -a -f tests/node_modules/@modelcontextprotocol/inspector/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3
 
+# Schemathesis (pinned) in tests/.venv, for the contract test.
+contract-deps:
+    test -x tests/.venv/bin/st || (python3 -m venv tests/.venv && tests/.venv/bin/pip install --quiet schemathesis==4.32.5)
+
+# The API document against the real server: Schemathesis with every check
+# and phase (tests/e2e/contract.rs, settings in tests/schemathesis.toml).
+contract: contract-deps
+    FLOH_REQUIRE_NPM_TESTS=1 cargo test -p floh-e2e --test e2e contract -- --nocapture
+
 # Everything CI does.
 ci: check-guests e2e-deps lint test

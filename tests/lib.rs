@@ -475,18 +475,36 @@ impl Drop for AgentProcess {
     }
 }
 
-/// Run the `floh` CLI against `server` as admin: success, stdout as JSON
-/// (`Null` when it is not JSON), stderr.
+/// Run the `floh` CLI against `server` as admin with JSON output: success,
+/// stdout as JSON (`Null` when it is not JSON), stderr.
 pub fn floh_cli(server: &Server, args: &[&str]) -> (bool, Value, String) {
     let output = Command::new(floh_binary())
         .args(args)
         .env("FLOH_SERVER", &server.url)
         .env("FLOH_TOKEN", ADMIN_TOKEN)
+        .env("FLOH_OUTPUT", "json")
         .output()
         .expect("run floh");
     (
         output.status.success(),
         serde_json::from_slice(&output.stdout).unwrap_or(Value::Null),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+/// Run the `floh` CLI against `server` as admin as a person would (no
+/// output option): exit code, stdout, stderr.
+pub fn floh_cli_for_people(server: &Server, args: &[&str]) -> (i32, String, String) {
+    let output = Command::new(floh_binary())
+        .args(args)
+        .env("FLOH_SERVER", &server.url)
+        .env("FLOH_TOKEN", ADMIN_TOKEN)
+        .env_remove("FLOH_OUTPUT")
+        .output()
+        .expect("run floh");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
         String::from_utf8_lossy(&output.stderr).to_string(),
     )
 }

@@ -1,4 +1,11 @@
 //! The command-line client: every command speaks to a running server's API.
+//! People get tables and summaries (`render`); scripts pass `-o json` and
+//! get the API's JSON unchanged. Errors are one line on stderr; exit codes:
+//! 0 done, 1 failed (the server refused, or could not be reached), 2 bad
+//! usage, 3 the command or test ran and did not succeed.
+
+mod render;
+mod table;
 
 use std::path::PathBuf;
 
@@ -20,6 +27,36 @@ pub struct ClientOptions {
     /// API token.
     #[arg(long, env = "FLOH_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
+    /// Output: `table` for people, `json` (the API's answer) for scripts.
+    #[arg(
+        short = 'o',
+        long = "output",
+        env = "FLOH_OUTPUT",
+        value_enum,
+        default_value_t = OutputFormat::Table,
+        global = true
+    )]
+    pub output: OutputFormat,
+}
+
+/// How the CLI prints answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    /// Tables and summaries.
+    Table,
+    /// The API's JSON, pretty-printed.
+    Json,
+}
+
+/// A command or test that ran and reported `success: false` (exit code 3),
+/// as opposed to a request that failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NotSucceeded(pub String);
+
+/// The exit code for an error a CLI command returned.
+pub fn exit_code(error: &anyhow::Error) -> u8 {
+    if error.is::<NotSucceeded>() { 3 } else { 1 }
 }
 
 /// `floh connector …`.
@@ -33,6 +70,9 @@ pub enum ConnectorCommand {
     },
     /// List connectors.
     List,
+    /// List the built-in types connectors can be instances of (shipped and
+    /// plugin types).
+    Types,
     /// Show one connector (secrets masked).
     Get {
         /// Id or name.
@@ -105,6 +145,22 @@ struct Client {
 }
 
 impl Client {
+    fn json(&self) -> bool {
+        self.options.output == OutputFormat::Json
+    }
+
+    /// Print `value` as JSON under `-o json`, else what `people` makes of it.
+    fn show(&self, value: &Value, people: impl FnOnce(&Value) -> String) -> anyhow::Result<()> {
+        if self.json() {
+            print(value)
+        } else {
+            print!("{}", people(value));
+            Ok(())
+        }
+    }
+}
+
+impl Client {
     fn new(options: ClientOptions) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder().build()?;
@@ -169,14 +225,21 @@ fn read_input(file: &std::path::Path) -> anyhow::Result<String> {
 /// Run a connector command.
 pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> anyhow::Result<()> {
     let client = Client::new(options)?;
-    let value = match command {
+    match command {
         ConnectorCommand::Create { file } => {
             let text = read_input(&file)?;
             let definition: Value =
                 serde_json::from_str(&text).context("the definition is not valid JSON")?;
-            client
+            let created = client
                 .call(reqwest::Method::POST, "/connectors", Some(definition))
-                .await?
+                .await?;
+            client.show(&created, |c| {
+                format!(
+                    "created connector {} ({})\n",
+                    c["name"].as_str().unwrap_or(""),
+                    c["id"].as_str().unwrap_or("")
+                )
+            })
         }
         ConnectorCommand::ImportOpenapi {
             file,
@@ -195,29 +258,42 @@ pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> any
             if let Some(name) = name {
                 draft["definition"]["name"] = json!(name);
             }
-            if create {
-                let definition = draft["definition"].clone();
-                let created = client
-                    .call(reqwest::Method::POST, "/connectors", Some(definition))
-                    .await?;
-                json!({ "created": created, "skipped": draft["skipped"] })
-            } else {
-                draft
+            if !create {
+                return client.show(&draft, render::draft);
             }
+            let definition = draft["definition"].clone();
+            let created = client
+                .call(reqwest::Method::POST, "/connectors", Some(definition))
+                .await?;
+            let answer = json!({ "created": created, "skipped": draft["skipped"] });
+            client.show(&answer, |a| render::imported(&a["created"], &a["skipped"]))
         }
         ConnectorCommand::List => {
-            client
+            let list = client
                 .call(reqwest::Method::GET, "/connectors", None)
-                .await?
+                .await?;
+            if client.json() {
+                return print(&list);
+            }
+            let agents = client.call(reqwest::Method::GET, "/agents", None).await?;
+            print!("{}", render::connectors(&list, &agents));
+            Ok(())
+        }
+        ConnectorCommand::Types => {
+            let types = client
+                .call(reqwest::Method::GET, "/connector-types", None)
+                .await?;
+            client.show(&types, render::types)
         }
         ConnectorCommand::Get { name } => {
-            client
+            let view = client
                 .call(
                     reqwest::Method::GET,
                     &format!("/connectors/{}", encode(&name)),
                     None,
                 )
-                .await?
+                .await?;
+            client.show(&view, render::connector)
         }
         ConnectorCommand::Delete { name } => {
             client
@@ -226,10 +302,13 @@ pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> any
                     &format!("/connectors/{}", encode(&name)),
                     None,
                 )
-                .await?
+                .await?;
+            if !client.json() {
+                println!("deleted connector {name}");
+            }
+            Ok(())
         }
-    };
-    print(&value)
+    }
 }
 
 /// `floh exec NAME COMMAND --params JSON`.
@@ -252,11 +331,11 @@ pub async fn exec(
             Some(body),
         )
         .await?;
-    print(&value)?;
+    client.show(&value, render::execution)?;
     if value["success"] == Value::Bool(true) {
         Ok(())
     } else {
-        bail!("the command did not succeed")
+        Err(NotSucceeded(format!("the command `{command}` did not succeed")).into())
     }
 }
 
@@ -270,11 +349,11 @@ pub async fn test(options: ClientOptions, name: &str) -> anyhow::Result<()> {
             None,
         )
         .await?;
-    print(&value)?;
+    client.show(&value, render::execution)?;
     if value["success"] == Value::Bool(true) {
         Ok(())
     } else {
-        bail!("the test did not succeed")
+        Err(NotSucceeded(format!("the test of `{name}` did not succeed")).into())
     }
 }
 
@@ -289,7 +368,7 @@ pub async fn token(options: ClientOptions, command: TokenCommand) -> anyhow::Res
             Some(json!({"name": name, "role": role})),
         )
         .await?;
-    print(&value)
+    client.show(&value, |v| render::issued("token", v))
 }
 
 /// `floh plugin …`: local work on plugin files (no server involved).
@@ -309,11 +388,22 @@ pub enum PluginCommand {
         /// The component.
         component: PathBuf,
     },
+    /// List the files of a running server's plugin directory: loaded or
+    /// refused, with the reason.
+    List {
+        #[command(flatten)]
+        client: ClientOptions,
+    },
 }
 
 /// Run a plugin command.
 pub async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
     match command {
+        PluginCommand::List { client } => {
+            let client = Client::new(client)?;
+            let list = client.call(reqwest::Method::GET, "/plugins", None).await?;
+            client.show(&list, render::plugins)
+        }
         PluginCommand::Pack { module, output } => {
             let bytes =
                 std::fs::read(&module).with_context(|| format!("reading {}", module.display()))?;
@@ -353,7 +443,10 @@ pub async fn plugin(command: PluginCommand) -> anyhow::Result<()> {
 pub async fn agents(options: ClientOptions, remove: Option<&str>) -> anyhow::Result<()> {
     let client = Client::new(options)?;
     match remove {
-        None => print(&client.call(reqwest::Method::GET, "/agents", None).await?),
+        None => {
+            let list = client.call(reqwest::Method::GET, "/agents", None).await?;
+            client.show(&list, render::agents)
+        }
         Some(id) => {
             client
                 .call(
@@ -362,7 +455,9 @@ pub async fn agents(options: ClientOptions, remove: Option<&str>) -> anyhow::Res
                     None,
                 )
                 .await?;
-            println!("removed agent {id}");
+            if !client.json() {
+                println!("removed agent {id}");
+            }
             Ok(())
         }
     }
@@ -371,7 +466,7 @@ pub async fn agents(options: ClientOptions, remove: Option<&str>) -> anyhow::Res
 /// `floh agent token …`.
 pub async fn agent_token(options: ClientOptions, command: AgentTokenCommand) -> anyhow::Result<()> {
     let client = Client::new(options)?;
-    let value = match command {
+    match command {
         AgentTokenCommand::Create {
             name,
             expires_in,
@@ -384,24 +479,26 @@ pub async fn agent_token(options: ClientOptions, command: AgentTokenCommand) -> 
             if !connectors.is_empty() {
                 body["connectors"] = json!(connectors);
             }
-            client
+            let issued = client
                 .call(reqwest::Method::POST, "/agents/tokens", Some(body))
-                .await?
+                .await?;
+            client.show(&issued, |v| render::issued("agent token", v))
         }
         AgentTokenCommand::List => {
-            client
+            let list = client
                 .call(reqwest::Method::GET, "/agents/tokens", None)
-                .await?
+                .await?;
+            client.show(&list, render::agent_tokens)
         }
         AgentTokenCommand::Revoke { id } => {
-            client
+            let revoked = client
                 .call(
                     reqwest::Method::DELETE,
                     &format!("/agents/tokens/{}", encode(&id)),
                     None,
                 )
-                .await?
+                .await?;
+            client.show(&revoked, |_| format!("revoked agent token {id}\n"))
         }
-    };
-    print(&value)
+    }
 }

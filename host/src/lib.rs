@@ -18,6 +18,7 @@ pub mod oas;
 pub mod plugins;
 pub mod redact;
 pub mod runtime;
+pub mod script_api;
 pub mod secrets;
 pub mod server;
 pub mod service;

@@ -3,6 +3,7 @@
 
 mod agent;
 mod authifi;
+mod contract;
 mod crm;
 mod durability;
 mod lifecycle;

@@ -55,6 +55,7 @@ async fn the_cli_manages_and_runs_connectors() {
                     .args(&args)
                     .env("FLOH_SERVER", url)
                     .env("FLOH_TOKEN", ADMIN_TOKEN)
+                    .env("FLOH_OUTPUT", "json")
                     .output()
                     .expect("run floh");
                 let stdout = String::from_utf8_lossy(&output.stdout).to_string();
@@ -102,6 +103,100 @@ async fn the_cli_manages_and_runs_connectors() {
     assert!(ok);
     let (ok, _, stderr) = floh_cli(&server, &["connector", "get", "my-crm"]);
     assert!(!ok && stderr.contains("404"), "{stderr}");
+}
+
+// Multi-threaded: the CLI runs synchronously while the upstream it reaches
+// is served by this test's runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_prints_tables_for_people_and_one_line_errors_with_exit_codes() {
+    let (crm_url, _) = crm::start().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let api = server.admin();
+    let (status, created) = api
+        .post("/api/connectors", crm::definition("my-crm", &crm_url))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let (status, created) = api
+        .post(
+            "/api/connectors",
+            json!({"name": "flaky", "executionModel": "script",
+                   "scriptSource": "function fail() { return { success: false, error: 'upstream said no' }; }"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{created}");
+
+    let people = |args: &[&str]| floh_e2e::floh_cli_for_people(&server, args);
+    let (code, listed, stderr) = people(&["connector", "list"]);
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<Vec<&str>> = listed
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert_eq!(
+        lines[0],
+        ["NAME", "MODEL", "TYPE", "COMMANDS", "AGENT", "LAST"],
+        "{listed}"
+    );
+    assert_eq!(lines[1][..4], ["flaky", "script", "flaky", "0"], "{listed}");
+    assert_eq!(
+        lines[2][..4],
+        ["my-crm", "script", "my-crm", "3"],
+        "{listed}"
+    );
+    assert!(!listed.contains("function"), "no script sources: {listed}");
+
+    let (code, shown, _) = people(&["connector", "get", "my-crm"]);
+    assert_eq!(code, 0);
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.split_whitespace().eq(["apiKey", "***"])),
+        "{shown}"
+    );
+    assert!(
+        shown
+            .lines()
+            .any(|l| l.trim_start().starts_with("listContacts")),
+        "{shown}"
+    );
+
+    let (code, ran, stderr) = people(&["exec", "my-crm", "listContacts"]);
+    assert_eq!(code, 0, "{ran}{stderr}");
+    assert!(ran.starts_with("ok in "), "{ran}");
+    assert!(
+        ran.contains("/api/contacts"),
+        "the HTTP call is listed: {ran}"
+    );
+
+    let (code, ran, stderr) = people(&["exec", "flaky", "fail"]);
+    assert_eq!(code, 3, "a command that ran and failed: {stderr}");
+    assert!(ran.contains("upstream said no"), "{ran}");
+
+    let (code, _, stderr) = people(&["exec", "my-crm", "nope"]);
+    assert_eq!(code, 1);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("UNKNOWN_COMMAND"),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = people(&["connector", "list", "--output", "yaml"]);
+    assert_eq!(code, 2, "bad usage: {stderr}");
+
+    let (code, types, _) = people(&["connector", "types"]);
+    assert_eq!(code, 0);
+    assert!(types.lines().any(|l| l.starts_with("authifi ")), "{types}");
+    let (code, plugins, _) = people(&["plugin", "list"]);
+    assert_eq!(code, 0);
+    assert!(
+        plugins.lines().any(|l| l.split_whitespace().take(3).eq([
+            "shipped:authifi",
+            "loaded",
+            "authifi"
+        ])),
+        "{plugins}"
+    );
 }
 
 #[tokio::test]

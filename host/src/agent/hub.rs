@@ -99,7 +99,7 @@ pub enum Unavailable {
 }
 
 /// What `GET /api/agents` shows of one agent.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentStatus {
     /// The agent's id.

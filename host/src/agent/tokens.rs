@@ -47,7 +47,7 @@ impl AgentTokenError {
 }
 
 /// A freshly issued agent token: the secret is in `token`, shown this once.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedAgentToken {
     /// The token to pass to `floh agent --token`.

@@ -28,7 +28,7 @@ pub struct TokenAuth {
 }
 
 /// A freshly issued token: the secret is in `token`, shown this once.
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IssuedToken {
     /// The bearer token.
@@ -135,7 +135,9 @@ pub async fn require_token(
     Ok(next.run(request).await)
 }
 
-fn executor_may(method: &Method, path: &str) -> bool {
+/// Whether an executor token may call `method` on `path`: reads, executions
+/// and tests. (The API document states the same rule for each operation.)
+pub(super) fn executor_may(method: &Method, path: &str) -> bool {
     method == Method::GET
         || (method == Method::POST && (path.ends_with("/execute") || path.ends_with("/test")))
 }

@@ -1,12 +1,12 @@
 //! `/api/connectors` handlers.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 
 use super::AppState;
-use super::error::{ApiError, ApiJson};
+use super::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::model::{ConnectorDefinition, ConnectorPatch};
 use crate::service::{
     ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, ScriptCheck, ScriptCheckRequest,
@@ -15,15 +15,27 @@ use crate::store::ExecutionRecord;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// List connectors, by name; `openapiSpec` is left out (get one connector
+/// for it).
+#[utoipa::path(get, path = "/connectors", tag = "connectors", operation_id = "listConnectors",
+    params(ListFilter),
+    responses((status = 200, description = "The matching connectors", body = Vec<ConnectorView>)))]
 pub async fn list(
     State(state): State<AppState>,
-    filter: Result<Query<ListFilter>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(filter): ApiQuery<ListFilter>,
 ) -> ApiResult<Json<Vec<ConnectorView>>> {
-    let Query(filter) = filter
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "INVALID_QUERY", e.body_text()))?;
     Ok(Json(state.service.list(&filter).await?))
 }
 
+/// Create a connector. Scripts are compiled, configs checked against the
+/// schema and encrypted; secrets come back masked.
+#[utoipa::path(post, path = "/connectors", tag = "connectors", operation_id = "createConnector",
+    request_body = ConnectorDefinition,
+    responses(
+        (status = 201, description = "Created", body = ConnectorView),
+        (status = 400, description = "Invalid definition: `VALIDATION_ERROR`, `SCRIPT_SYNTAX_ERROR` (with `line` and `column`), `UNKNOWN_TYPE` (with `registeredTypes`)", body = ErrorBody),
+        (status = 409, description = "`NAME_TAKEN`: another connector has this name", body = ErrorBody),
+    ))]
 pub async fn create(
     State(state): State<AppState>,
     ApiJson(definition): ApiJson<ConnectorDefinition>,
@@ -32,8 +44,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-/// `POST /api/connectors/check-script`: compile a script and list what is
-/// wrong with it, saving nothing.
+/// Compile a script and list what is wrong with it (syntax errors with line
+/// and column, declared commands it does not define), saving nothing.
+#[utoipa::path(post, path = "/connectors/check-script", tag = "connectors", operation_id = "checkScript",
+    request_body = ScriptCheckRequest,
+    responses((status = 200, description = "The diagnostics; `ok` when none is an error", body = ScriptCheck)))]
 pub async fn check_script(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<ScriptCheckRequest>,
@@ -41,6 +56,13 @@ pub async fn check_script(
     Ok(Json(state.service.check_script(&request).await?))
 }
 
+/// One connector, by id or name (secrets masked).
+#[utoipa::path(get, path = "/connectors/{id}", tag = "connectors", operation_id = "getConnector",
+    params(("id" = String, Path, description = "Connector id or name")),
+    responses(
+        (status = 200, description = "The connector", body = ConnectorView),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`", body = ErrorBody),
+    ))]
 pub async fn get(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -48,6 +70,17 @@ pub async fn get(
     Ok(Json(state.service.get(&id).await?))
 }
 
+/// Update the fields given; a config field sent as the mask (`***`) keeps
+/// its stored secret. A new `openapiSpec` regenerates an `oas` connector.
+#[utoipa::path(put, path = "/connectors/{id}", tag = "connectors", operation_id = "updateConnector",
+    params(("id" = String, Path, description = "Connector id or name")),
+    request_body = ConnectorPatch,
+    responses(
+        (status = 200, description = "Updated", body = ConnectorView),
+        (status = 400, description = "The updated definition is invalid (as for create)", body = ErrorBody),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`", body = ErrorBody),
+        (status = 409, description = "`NAME_TAKEN`", body = ErrorBody),
+    ))]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -56,6 +89,13 @@ pub async fn update(
     Ok(Json(state.service.update(&id, patch).await?))
 }
 
+/// Delete a connector and its execution history.
+#[utoipa::path(delete, path = "/connectors/{id}", tag = "connectors", operation_id = "deleteConnector",
+    params(("id" = String, Path, description = "Connector id or name")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`", body = ErrorBody),
+    ))]
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -64,6 +104,17 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Run a command. A command that ran answers 200 whether it succeeded or
+/// not: see `success`, `error` and `errorCode`.
+#[utoipa::path(post, path = "/connectors/{id}/execute", tag = "connectors", operation_id = "executeCommand",
+    params(("id" = String, Path, description = "Connector id or name")),
+    request_body = ExecuteRequest,
+    responses(
+        (status = 200, description = "The command ran (or failed while running)", body = ExecutionResponse),
+        (status = 400, description = "`INVALID_PARAMS`: params do not fit the command's `paramSchema`", body = ErrorBody),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`, or `UNKNOWN_COMMAND` (with `knownCommands`)", body = ErrorBody),
+        (status = 409, description = "`TYPE_UNAVAILABLE`: the connector's built-in type is not registered any more", body = ErrorBody),
+    ))]
 pub async fn execute(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -74,6 +125,15 @@ pub async fn execute(
     Ok(Json(response))
 }
 
+/// Run the connector's `test` command (an external service's `/health`).
+#[utoipa::path(post, path = "/connectors/{id}/test", tag = "connectors", operation_id = "testConnector",
+    params(("id" = String, Path, description = "Connector id or name")),
+    responses(
+        (status = 200, description = "The test ran (or failed while running)", body = ExecutionResponse),
+        (status = 400, description = "`INVALID_PARAMS`: the `test` command requires params", body = ErrorBody),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`, or `UNKNOWN_COMMAND`: the connector has no `test` command", body = ErrorBody),
+        (status = 409, description = "`TYPE_UNAVAILABLE`", body = ErrorBody),
+    ))]
 pub async fn test(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -83,20 +143,38 @@ pub async fn test(
     Ok(Json(response))
 }
 
-#[derive(Deserialize)]
+/// Which executions to list.
+#[derive(Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
+    /// How many, newest first (default 50; at most the 100 kept).
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<usize>,
 }
 
+/// A connector's recent executions, newest first.
+#[utoipa::path(get, path = "/connectors/{id}/executions", tag = "connectors", operation_id = "listExecutions",
+    params(("id" = String, Path, description = "Connector id or name"), HistoryQuery),
+    responses(
+        (status = 200, description = "Newest first", body = Vec<ExecutionRecord>),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`", body = ErrorBody),
+    ))]
 pub async fn executions(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    Query(query): Query<HistoryQuery>,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
 ) -> ApiResult<Json<Vec<ExecutionRecord>>> {
-    let limit = query
-        .limit
-        .unwrap_or(50)
-        .min(crate::service::HISTORY_PER_CONNECTOR);
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=crate::service::HISTORY_PER_CONNECTOR).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+            format!(
+                "`limit` must be between 1 and {}",
+                crate::service::HISTORY_PER_CONNECTOR
+            ),
+        ));
+    }
     Ok(Json(state.service.executions(&id, limit).await?))
 }

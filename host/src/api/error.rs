@@ -2,11 +2,12 @@
 //! right status, decided here and nowhere else.
 
 use axum::Json;
-use axum::extract::FromRequest;
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+use serde_json::{Map, Value, json};
 
 use crate::service::ServiceError;
 
@@ -35,15 +36,44 @@ impl ApiError {
     }
 }
 
+/// The body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code, a message for people, and sometimes
+/// details (`line` and `column` of a script syntax error, `knownCommands`,
+/// `registeredTypes`).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code, e.g. `VALIDATION_ERROR`.
+    #[schema(min_length = 1)]
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// Extra fields, by error.
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub details: Map<String, Value>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({"code": self.code, "message": self.message});
-        if let (Some(serde_json::Value::Object(details)), Some(object)) =
-            (self.details, error.as_object_mut())
-        {
-            object.extend(details);
-        }
-        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        let details = match self.details {
+            Some(Value::Object(details)) => details,
+            _ => Map::new(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_string(),
+                message: self.message,
+                details,
+            },
+        };
+        let mut response = (self.status, Json(body)).into_response();
         // RFC 6750: a 401 names the scheme, so clients (MCP ones included)
         // know to send a bearer token.
         if self.status == StatusCode::UNAUTHORIZED {
@@ -103,6 +133,22 @@ impl From<ServiceError> for ApiError {
 impl From<crate::store::StoreError> for ApiError {
     fn from(error: crate::store::StoreError) -> Self {
         ServiceError::Storage(error).into()
+    }
+}
+
+/// `Query` whose rejections are API errors: 400 `INVALID_QUERY` with
+/// serde's message, which names the parameter.
+#[derive(Debug, FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct ApiQuery<T>(pub T);
+
+impl From<QueryRejection> for ApiError {
+    fn from(rejection: QueryRejection) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "INVALID_QUERY",
+            rejection.body_text(),
+        )
     }
 }
 

@@ -1,24 +1,48 @@
-//! Health, metrics, the host's own OpenAPI document, connector types and
-//! token issuing.
+//! Health, metrics, the host's own OpenAPI document, connector types,
+//! plugins and token issuing.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth::IssuedToken;
-use super::error::{ApiError, ApiJson};
+use super::document::ApiDocument;
+use super::error::{ApiError, ApiJson, ErrorBody};
 use crate::connectors::TypeDescriptor;
 use crate::plugins::PluginStatus;
 use crate::store::Role;
 
-pub async fn health() -> Json<Value> {
-    Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+/// The answer of `GET /api/health`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Health {
+    /// Always `ok`.
+    #[schema(value_type = String, pattern = "^ok$")]
+    status: &'static str,
+    /// The server's version.
+    #[schema(value_type = String)]
+    version: &'static str,
 }
 
+/// Liveness.
+#[utoipa::path(get, path = "/health", tag = "meta", operation_id = "health",
+    responses((status = 200, description = "The server is up", body = Health)))]
+pub async fn health() -> Json<Health> {
+    Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+    })
+}
+
+/// Prometheus metrics (OpenMetrics text): executions by connector, model and
+/// outcome, latency by model, agents.
+#[utoipa::path(get, path = "/metrics", tag = "meta", operation_id = "metrics",
+    responses((status = 200, description = "The text exposition format", body = String,
+        content_type = "application/openmetrics-text; version=1.0.0; charset=utf-8")))]
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
         [(
@@ -29,11 +53,16 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     )
 }
 
+/// The registered built-in types (native and plugins) and their schemas.
+#[utoipa::path(get, path = "/connector-types", tag = "meta", operation_id = "listConnectorTypes",
+    responses((status = 200, description = "Every registered type", body = Vec<TypeDescriptor>)))]
 pub async fn connector_types(State(state): State<AppState>) -> Json<Vec<TypeDescriptor>> {
     Json(state.service.types().descriptors())
 }
 
-/// `GET /api/plugins`: every file of the plugin directory, loaded or refused.
+/// Every file of the plugin directory, loaded or refused (with the reason).
+#[utoipa::path(get, path = "/plugins", tag = "meta", operation_id = "listPlugins",
+    responses((status = 200, description = "Plugin files and their state", body = Vec<PluginStatus>)))]
 pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginStatus>> {
     match &state.plugins {
         Some(directory) => Json(directory.statuses()),
@@ -41,11 +70,16 @@ pub async fn plugins(State(state): State<AppState>) -> Json<Vec<PluginStatus>> {
     }
 }
 
-#[derive(Deserialize)]
+/// An API token to issue.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
+    /// A label (not blank).
+    #[schema(min_length = 1, pattern = r"\S")]
     name: String,
+    /// What it may do (default `executor`).
     #[serde(default = "default_role")]
+    #[schema(default = "executor")]
     role: Role,
 }
 
@@ -53,10 +87,24 @@ fn default_role() -> Role {
     Role::Executor
 }
 
+/// Issue an API token; the secret is shown this once.
+#[utoipa::path(post, path = "/tokens", tag = "meta", operation_id = "createToken",
+    request_body = TokenRequest,
+    responses(
+        (status = 201, description = "Issued", body = IssuedToken),
+        (status = 400, description = "`VALIDATION_ERROR`: blank name", body = ErrorBody),
+    ))]
 pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(request): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<IssuedToken>), ApiError> {
+    if request.name.trim().is_empty() {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "VALIDATION_ERROR",
+            "`name` must not be empty",
+        ));
+    }
     let issued = state.auth.issue(&request.name, request.role, None).await?;
     Ok((StatusCode::CREATED, Json(issued)))
 }
@@ -65,97 +113,12 @@ pub async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "NOT_FOUND", "no such route")
 }
 
-pub async fn openapi() -> Json<Value> {
-    Json(api_document())
-}
-
-/// The host's own API description (OpenAPI 3.1).
-fn api_document() -> Value {
-    let error = json!({"$ref": "#/components/schemas/Error"});
-    let id = json!({"name": "id", "in": "path", "required": true, "description": "connector id or name", "schema": {"type": "string"}});
-    let errors = json!({
-        "400": {"description": "invalid request", "content": {"application/json": {"schema": error}}},
-        "401": {"description": "missing or invalid token", "content": {"application/json": {"schema": error}}},
-        "403": {"description": "the token's role does not allow this", "content": {"application/json": {"schema": error}}},
-        "404": {"description": "no such connector or command", "content": {"application/json": {"schema": error}}}
-    });
-    let json_body = |schema: &str| json!({"required": true, "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}});
-    let ok = |schema: Value| json!({"description": "OK", "content": {"application/json": {"schema": schema}}});
-    let with_errors = |mut responses: Value| {
-        if let (Some(target), Some(source)) = (responses.as_object_mut(), errors.as_object()) {
-            target.extend(source.clone());
-        }
-        responses
-    };
-    json!({
-        "openapi": "3.1.0",
-        "info": {"title": "Floh connector host", "version": env!("CARGO_PKG_VERSION")},
-        "security": [{"bearer": []}],
-        "paths": {
-            "/api/health": {"get": {"security": [], "summary": "Liveness", "responses": {"200": ok(json!({"type": "object"}))}}},
-            "/api/connectors": {
-                "get": {"summary": "List connectors", "parameters": [
-                    {"name": "category", "in": "query", "schema": {"type": "string"}},
-                    {"name": "tag", "in": "query", "schema": {"type": "string"}},
-                    {"name": "model", "in": "query", "schema": {"enum": ["built_in", "script", "external", "oas"]}},
-                    {"name": "q", "in": "query", "schema": {"type": "string"}}
-                ], "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"$ref": "#/components/schemas/Connector"}}))}))},
-                "post": {"summary": "Create a connector", "requestBody": json_body("ConnectorDefinition"),
-                    "responses": with_errors(json!({"201": ok(json!({"$ref": "#/components/schemas/Connector"})), "409": {"description": "name taken"}}))}
-            },
-            "/api/connectors/{id}": {
-                "parameters": [id],
-                "get": {"summary": "Get a connector (secrets masked)", "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Connector"}))}))},
-                "put": {"summary": "Update a connector (fields given; a masked secret keeps its value)", "requestBody": json_body("ConnectorDefinition"),
-                    "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Connector"}))}))},
-                "delete": {"summary": "Delete a connector", "responses": with_errors(json!({"204": {"description": "deleted"}}))}
-            },
-            "/api/connectors/check-script": {"post": {"summary": "Compile a script and report syntax errors and declared commands it does not define; saves nothing (admin)",
-                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["scriptSource"], "additionalProperties": false, "properties": {"scriptSource": {"type": "string"}, "commands": {"type": "array", "items": {"type": "string"}}}}}}},
-                "responses": with_errors(json!({"200": ok(json!({"type": "object", "required": ["ok", "diagnostics"], "properties": {"ok": {"type": "boolean"}, "diagnostics": {"type": "array", "items": {"type": "object", "required": ["severity", "code", "message"], "properties": {"severity": {"enum": ["error", "warning"]}, "code": {"type": "string"}, "message": {"type": "string"}, "line": {"type": "integer"}, "column": {"type": "integer"}}}}}}))}))}},
-            "/api/connectors/{id}/execute": {"parameters": [id], "post": {"summary": "Execute a command", "requestBody": json_body("ExecuteRequest"),
-                "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Execution"}))}))}},
-            "/api/connectors/{id}/test": {"parameters": [id], "post": {"summary": "Run the connector's test", "responses": with_errors(json!({"200": ok(json!({"$ref": "#/components/schemas/Execution"}))}))}},
-            "/api/connectors/{id}/executions": {"parameters": [id], "get": {"summary": "Recent executions", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
-            "/api/connector-types": {"get": {"summary": "Registered built-in types", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
-            "/api/plugins": {"get": {"summary": "Files of the plugin directory: loaded or refused, with the reason", "responses": with_errors(json!({"200": ok(json!({"type": "array"}))}))}},
-            "/api/tokens": {"post": {"summary": "Issue an API token (admin)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "role": {"enum": ["admin", "executor"]}}}}}},
-                "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}},
-            "/api/agents/tokens": {
-                "get": {"summary": "List agent tokens (no secrets)", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object"}}))}))},
-                "post": {"summary": "Issue an agent token (admin; shown once)", "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}, "expiresInSeconds": {"type": "integer", "minimum": 0}, "connectors": {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "the only connectors the token may claim"}}}}}},
-                    "responses": with_errors(json!({"201": ok(json!({"type": "object"}))}))}
-            },
-            "/api/agents/tokens/{tokenId}": {
-                "delete": {"summary": "Revoke an agent token (admin); its agents are disconnected", "parameters": [{"name": "tokenId", "in": "path", "required": true, "schema": {"type": "string"}}],
-                    "responses": with_errors(json!({"200": ok(json!({"type": "object"}))}))}
-            },
-            "/api/agents": {"get": {"summary": "On-premise agents: status, connectors, version, last heartbeat, commands in flight", "responses": with_errors(json!({"200": ok(json!({"type": "array", "items": {"type": "object"}}))}))}},
-            "/api/agents/{agentId}": {
-                "delete": {"summary": "Forget an agent (admin): disconnects it; its connectors run on the server again", "parameters": [{"name": "agentId", "in": "path", "required": true, "schema": {"type": "string"}}],
-                    "responses": with_errors(json!({"204": {"description": "forgotten"}}))}
-            },
-            "/api/connectors/agents/ws": {"get": {"security": [], "summary": "The agent WebSocket (upgrade); authenticated by the agent token in the registration message (see the README)",
-                "responses": {"101": {"description": "switching protocols"}}}}
-        },
-        "components": {
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {
-                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}},
-                "ConnectorDefinition": {"type": "object", "required": ["name", "executionModel"], "properties": {
-                    "name": {"type": "string"}, "type": {"type": "string"}, "description": {"type": "string"}, "version": {"type": "string"},
-                    "executionModel": {"enum": ["built_in", "script", "external", "oas"]}, "category": {"type": "string"},
-                    "tags": {"type": "array", "items": {"type": "string"}}, "configSchema": {"type": "object"}, "config": {"type": "object"},
-                    "scriptSource": {"type": "string"}, "endpointUrl": {"type": "string"}, "logLevel": {"enum": ["trace", "debug", "info", "warn", "error"]},
-                    "allowedNetworks": {"type": "array", "items": {"type": "string"}},
-                    "openapiSpec": {"description": "oas connectors: the OpenAPI description (object or JSON/YAML text)"}, "openapiSelect": {"type": "object"}
-                }},
-                "Connector": {"allOf": [{"$ref": "#/components/schemas/ConnectorDefinition"}, {"type": "object", "properties": {"id": {"type": "string"}, "createdAtMs": {"type": "integer"}, "updatedAtMs": {"type": "integer"}}}]},
-                "ExecuteRequest": {"type": "object", "required": ["command"], "properties": {"command": {"type": "string"}, "params": {"type": "object"}, "variables": {"type": "object"},
-                    "metadata": {"type": "object", "properties": {"stepId": {"type": "string"}, "runId": {"type": "string"}, "timeout": {"type": "integer", "description": "milliseconds"}}}}},
-                "Execution": {"type": "object", "properties": {"executionId": {"type": "string"}, "success": {"type": "boolean"}, "data": {}, "outputVariables": {"type": "object"},
-                    "error": {"type": "string"}, "errorCode": {"type": "string"}, "durationMs": {"type": "integer"}, "logs": {"type": "array"}, "httpCalls": {"type": "array"}}}
-            }
-        }
-    })
+/// This document (OpenAPI 3.1), generated from the handlers and their types.
+#[utoipa::path(get, path = "/openapi.json", tag = "meta", operation_id = "apiDocument",
+    responses((status = 200, description = "The API document", body = Object)))]
+pub async fn openapi(Extension(document): Extension<Arc<ApiDocument>>) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        document.json.clone(),
+    )
 }

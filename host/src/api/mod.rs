@@ -4,6 +4,7 @@
 mod agents;
 pub mod auth;
 mod connectors;
+pub mod document;
 pub mod error;
 mod meta;
 pub mod metrics;
@@ -11,10 +12,11 @@ mod oas;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{delete, get, post};
+use axum::{Extension, Router};
 use tower_http::limit::RequestBodyLimitLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::service::ConnectorService;
 
@@ -43,54 +45,73 @@ pub struct AppState {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
-        .route(
-            "/connectors",
-            get(connectors::list).post(connectors::create),
-        )
-        .route(
-            "/connectors/{id}",
-            get(connectors::get)
-                .put(connectors::update)
-                .delete(connectors::delete),
-        )
-        .route(
-            "/connectors/parse-oas",
-            post(oas::parse).layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES)),
-        )
-        .route("/connectors/check-script", post(connectors::check_script))
-        .route("/connectors/{id}/execute", post(connectors::execute))
-        .route("/connectors/{id}/test", post(connectors::test))
-        .route("/connectors/{id}/executions", get(connectors::executions))
-        .route("/connector-types", get(meta::connector_types))
-        .route("/plugins", get(meta::plugins))
-        .route("/tokens", post(meta::create_token))
-        .route(
-            "/agents/tokens",
-            get(agents::list_tokens).post(agents::create_token),
-        )
-        .route("/agents/tokens/{id}", delete(agents::revoke_token))
-        .route("/agents", get(agents::list))
-        .route("/agents/{id}", delete(agents::remove))
+    let (router, openapi) = routes(&state).split_for_parts();
+    let document = Arc::new(document::ApiDocument::new(openapi));
+    router
+        // MCP (Streamable HTTP) for AI clients, with the API's tokens.
+        .merge(crate::mcp::http::routes(&state))
+        .fallback(meta::not_found)
+        .layer(Extension(document))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
+        .with_state(state)
+}
+
+/// Every route with its documentation.
+///
+/// Adding an endpoint:
+/// 1. write the handler in the module of its resource with
+///    `#[utoipa::path(METHOD, path = "/…", tag, operation_id = "camelCase",
+///    params(…), request_body = Type, responses(…))]`, listing the success
+///    response and every error status the handler itself can return, with
+///    `body = ErrorBody` (see `connectors::update`);
+/// 2. derive `utoipa::ToSchema` (bodies) or `utoipa::IntoParams` (query
+///    strings) on the serde types it reads and writes, with the constraints
+///    the server enforces (`#[schema(min_length, pattern, maximum…)]`;
+///    `deny_unknown_fields` becomes `additionalProperties: false`); read
+///    bodies with `ApiJson` and queries with `ApiQuery`;
+/// 3. add `.routes(routes!(module::handler))` below: in `protected` for
+///    routes behind a bearer token, `public` otherwise.
+///
+/// The route and its documentation are registered by that one line. The
+/// rules for groups of routes (401/403 behind the token, 400/413/415/422 for
+/// JSON bodies, 400 for query strings, links) are added in `document`; the
+/// contract test (`tests/e2e/contract.rs`, schemathesis) checks the result
+/// against the running server.
+fn routes(state: &AppState) -> OpenApiRouter<AppState> {
+    let large_bodies = OpenApiRouter::new()
+        .routes(routes!(oas::parse))
+        .layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES));
+    let mut protected = OpenApiRouter::new()
+        .routes(routes!(connectors::list, connectors::create))
+        .routes(routes!(
+            connectors::get,
+            connectors::update,
+            connectors::delete
+        ))
+        .routes(routes!(connectors::check_script))
+        .routes(routes!(connectors::execute))
+        .routes(routes!(connectors::test))
+        .routes(routes!(connectors::executions))
+        .routes(routes!(meta::connector_types))
+        .routes(routes!(meta::plugins))
+        .routes(routes!(meta::create_token))
+        .routes(routes!(agents::list_tokens, agents::create_token))
+        .routes(routes!(agents::revoke_token))
+        .routes(routes!(agents::list))
+        .routes(routes!(agents::remove))
+        .merge(large_bodies)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
-    let public = Router::new()
-        .route("/health", get(meta::health))
-        .route("/openapi.json", get(meta::openapi))
+    document::protect(protected.get_openapi_mut());
+    let public = OpenApiRouter::new()
+        .routes(routes!(meta::health))
+        .routes(routes!(meta::openapi))
         // Agents authenticate with the token in their registration message.
-        .route(
-            "/connectors/agents/ws",
-            get(crate::agent::endpoint::upgrade),
-        );
-    Router::new()
+        .routes(routes!(agents::socket));
+    OpenApiRouter::with_openapi(document::base())
         .nest("/api", protected.merge(public))
-        // MCP (Streamable HTTP) for AI clients, with the API's tokens.
-        .merge(crate::mcp::http::routes(&state))
-        .route("/metrics", get(meta::metrics))
-        .fallback(meta::not_found)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
-        .with_state(state)
+        .routes(routes!(meta::metrics))
 }

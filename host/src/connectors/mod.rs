@@ -26,7 +26,7 @@ use crate::runtime::{ConnectorResult, Execution, ExecutionContext, ExecutionErro
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
 /// What `GET /api/connector-types` says about a type.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TypeDescriptor {
     /// The name used in `type`.

@@ -42,7 +42,7 @@ impl Default for HttpLimits {
 }
 
 /// One request (or redirect hop) an execution made, for the execution record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HttpCall {
     /// Upper-case method.

@@ -11,7 +11,18 @@ use crate::redact::SecretRedactor;
 
 /// A connector's log level (the spec's `logLevel`).
 #[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    Default,
+    utoipa::ToSchema,
 )]
 #[serde(rename_all = "lowercase")]
 pub enum LogLevel {
@@ -41,13 +52,16 @@ impl From<Level> for LogLevel {
 }
 
 /// One captured log line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct LogEntry {
     /// Its level.
     pub level: LogLevel,
     /// The message, with secrets masked.
     pub message: String,
-    /// Milliseconds since the execution started.
+    /// Milliseconds since the execution started. (Histories stored before
+    /// the wire name became camelCase say `at_ms`: still read.)
+    #[serde(alias = "at_ms")]
     pub at_ms: u64,
 }
 
@@ -186,6 +200,24 @@ mod tests {
             limits,
             Arc::new(SecretRedactor::new(["hunter2"])),
         )
+    }
+
+    #[test]
+    fn entries_say_at_ms_in_camel_case_and_stored_snake_case_still_reads() {
+        let entry = LogEntry {
+            level: LogLevel::Info,
+            message: "hi".into(),
+            at_ms: 7,
+        };
+        let json = serde_json::to_value(&entry).expect("serializes");
+        assert_eq!(
+            json,
+            serde_json::json!({"level": "info", "message": "hi", "atMs": 7})
+        );
+        let stored: LogEntry =
+            serde_json::from_str(r#"{"level": "info", "message": "hi", "at_ms": 7}"#)
+                .expect("a history written before the rename");
+        assert_eq!(stored, entry);
     }
 
     #[test]

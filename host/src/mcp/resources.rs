@@ -16,55 +16,11 @@ pub const SCRIPT_API_URI: &str = "floh://script-api/reference";
 /// Connector definitions: `floh://connectors/{name}`.
 const CONNECTOR_PREFIX: &str = "floh://connectors/";
 
-// Placeholder until `crate::script_api` (the editor's `floh.d.ts` and its
-// reference text) is on main; then these point at it.
 /// The reference text of the `floh` global.
-pub const SCRIPT_API_REFERENCE: &str = r#"# The Floh script API
+pub const SCRIPT_API_REFERENCE: &str = crate::script_api::REFERENCE_MARKDOWN;
 
-A script connector is plain JavaScript (ES2020, QuickJS). Each command is a
-global function named like the command; it takes no arguments and returns a
-ConnectorResult: `{ success: true, data, outputVariables }` or
-`{ success: false, error: "message" }`. A thrown error fails the command
-(errorCode COMMAND_THREW). Define a `test()` command that checks
-connectivity and credentials.
-
-## Inputs
-- `floh.config`: the connection config (object); secrets are in clear here
-  and masked in every log line and HTTP record.
-- `floh.params`: the command's params (defaults applied, checked against the
-  command's paramSchema).
-- `floh.variables`: workflow variables.
-
-## HTTP (looks synchronous)
-- `floh.http.get(url, headers?)`, `floh.http.delete(url, headers?)`
-- `floh.http.post(url, body?, headers?)`, `floh.http.put(url, body?, headers?)`,
-  `floh.http.patch(url, body?, headers?)`
-- `headers`: an object of name/value pairs. Build query strings yourself
-  with `encodeURIComponent`.
-- A body that is an object is sent as JSON (content type set for you); a
-  string is sent as is.
-- Returns `{ status, body, headers }`; `body` is parsed JSON when the
-  response is JSON, else text. HTTP errors do not throw: check `status`.
-- Only public addresses are reachable unless the connector lists
-  `allowedNetworks` (CIDR) or the server runs with open egress.
-
-## Logs and cache
-- `floh.log.trace|debug|info|warn|error(message)` (and `console.log`): kept
-  with the execution (filtered by the connector's `logLevel`), secrets masked.
-- `floh.cache.get(key)`, `floh.cache.set(key, value, ttlSeconds?)`,
-  `floh.cache.delete(key)`: strings kept between executions of this
-  connector (default lifetime 300 s), e.g. an OAuth2 access token.
-
-## Example
-```js
-function listContacts() {
-  var url = floh.config.baseUrl + "/contacts?limit=" + encodeURIComponent(floh.params.limit);
-  var r = floh.http.get(url, { Authorization: "Bearer " + floh.config.apiKey });
-  if (r.status >= 400) return { success: false, error: "HTTP " + r.status };
-  return { success: true, data: r.body, outputVariables: { count: r.body.length } };
-}
-```
-"#;
+/// The TypeScript declarations of the `floh` global.
+const DECLARATIONS_URI: &str = "floh://script-api/floh.d.ts";
 
 /// `resources/list`: the reference and every connector.
 pub async fn list(service: &ConnectorService) -> Result<ListResourcesResult, ToolError> {
@@ -75,6 +31,10 @@ pub async fn list(service: &ConnectorService) -> Result<ListResourcesResult, Too
                 "The `floh` global a script connector uses: config, params, variables, http, log; and the shape a command returns.",
             )
             .with_mime_type("text/markdown"),
+        Resource::new(DECLARATIONS_URI, "floh.d.ts")
+            .with_title("Floh script API: TypeScript declarations")
+            .with_description("TypeScript declarations of the `floh` global, for checking a script before writing it.")
+            .with_mime_type("application/typescript"),
     ];
     for view in service.list(&ListFilter::default()).await? {
         let name = view.definition.name;
@@ -108,6 +68,13 @@ pub async fn read(service: &ConnectorService, uri: &str) -> Result<ReadResourceR
             uri,
             "text/markdown",
             SCRIPT_API_REFERENCE.to_string(),
+        )]));
+    }
+    if uri == DECLARATIONS_URI {
+        return Ok(ReadResourceResult::new(vec![text(
+            uri,
+            "application/typescript",
+            crate::script_api::TYPESCRIPT_DECLARATIONS.to_string(),
         )]));
     }
     let Some(name) = uri.strip_prefix(CONNECTOR_PREFIX) else {

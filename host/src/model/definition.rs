@@ -7,7 +7,7 @@ use super::ConfigSchema;
 use crate::imports::LogLevel;
 
 /// How a connector runs (the spec's `executionModel`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionModel {
     /// An instance of a registered built-in type.
@@ -34,10 +34,15 @@ impl ExecutionModel {
 }
 
 /// A connector as a user defines it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ConnectorDefinition {
     /// Unique name, also usable in place of the id in URLs.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )]
     pub name: String,
     /// The type: a registered built-in type for `built_in`, free otherwise
     /// (defaults to the name).
@@ -62,6 +67,7 @@ pub struct ConnectorDefinition {
     pub config_schema: Option<ConfigSchema>,
     /// Connection config (secrets included), encrypted at rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     /// JavaScript source of a `script` connector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -88,10 +94,15 @@ pub struct ConnectorDefinition {
 
 /// A partial update: absent fields keep their value. In `config`, a field
 /// whose value is the mask (`***`) keeps its stored secret.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ConnectorPatch {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
+    )]
     pub name: Option<String>,
     #[serde(rename = "type")]
     pub type_name: Option<String>,
@@ -101,6 +112,7 @@ pub struct ConnectorPatch {
     pub category: Option<String>,
     pub tags: Option<Vec<String>>,
     pub config_schema: Option<ConfigSchema>,
+    #[schema(value_type = Option<Object>)]
     pub config: Option<Value>,
     pub script_source: Option<String>,
     pub endpoint_url: Option<String>,

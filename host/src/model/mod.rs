@@ -3,6 +3,7 @@
 
 mod definition;
 mod schema;
+pub mod whole_number;
 
 pub use definition::{ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name};
 pub use schema::{CommandSchema, ConfigSchema, FieldSchema, FieldType, SchemaError};

@@ -12,7 +12,7 @@ use crate::model::{CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionMo
 
 /// Which operations to import (all when every list is empty). An operation
 /// is kept when its operationId, one of its tags, or its path is listed.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Selection {
     /// operationIds.
@@ -34,7 +34,7 @@ impl Selection {
 }
 
 /// An import's result.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Draft {
     /// The connector definition, ready for `POST /api/connectors`.

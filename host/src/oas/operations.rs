@@ -78,7 +78,7 @@ pub struct OperationPlan {
 }
 
 /// An operation that did not become a command.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Skipped {
     /// `METHOD /path`.
     pub operation: String,

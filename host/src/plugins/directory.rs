@@ -25,7 +25,7 @@ use crate::runtime::ScriptEngine;
 use crate::service::now_ms;
 
 /// What `GET /api/plugins` says about one plugin file.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PluginStatus {
     /// The file name (or `shipped:NAME` for plugins built into the binary).

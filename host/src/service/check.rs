@@ -21,7 +21,7 @@ const PROBE_FUNCTION: &str = "__flohCheckDefinedCommands__";
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// A check request: the script and the commands it should define.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ScriptCheckRequest {
     /// The JavaScript source.
@@ -32,7 +32,9 @@ pub struct ScriptCheckRequest {
 }
 
 /// How serious a diagnostic is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// `create` or `update` would refuse the script, or a command would fail.
@@ -42,7 +44,7 @@ pub enum Severity {
 }
 
 /// One finding, positioned when the compiler gives a position.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Diagnostic {
     /// Error or warning.
@@ -61,7 +63,7 @@ pub struct Diagnostic {
 }
 
 /// The outcome of a check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ScriptCheck {
     /// True when no diagnostic is an error.

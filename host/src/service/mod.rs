@@ -37,7 +37,7 @@ use crate::agent::hub::{AgentHub, HubSettings, Route};
 use crate::connectors::{TypeRegistry, run};
 use crate::egress::{EgressPolicy, IpNetwork};
 use crate::model::{
-    CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel,
+    CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, SchemaError,
 };
 use crate::redact::SecretRedactor;
 use crate::runtime::{
@@ -51,8 +51,9 @@ use crate::store::{ConnectorRecord, ExecutionRecord, Store, StoreError};
 pub const HISTORY_PER_CONNECTOR: usize = 100;
 
 /// Filters for listing connectors.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListFilter {
     /// Only this category.
     pub category: Option<String>,
@@ -65,16 +66,18 @@ pub struct ListFilter {
 }
 
 /// An execute request (the spec's request minus the config, which is stored).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ExecuteRequest {
     /// The command.
     pub command: String,
-    /// Step params.
+    /// Step params, checked against the command's `paramSchema`.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub params: Value,
     /// Workflow variables.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     pub variables: Value,
     /// Step and run ids and the timeout.
     #[serde(default)]
@@ -82,7 +85,7 @@ pub struct ExecuteRequest {
 }
 
 /// The spec's `metadata`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RequestMetadata {
     /// Workflow step.
@@ -90,6 +93,7 @@ pub struct RequestMetadata {
     /// Workflow run.
     pub run_id: Option<String>,
     /// Timeout in milliseconds.
+    #[serde(default, deserialize_with = "crate::model::whole_number::optional_u64")]
     pub timeout: Option<u64>,
 }
 
@@ -294,6 +298,9 @@ impl ConnectorService {
         let schema = &loaded.schema;
         let command_schema = command_schema(schema, &request.command)?;
         let params = command_schema.prepare_params(&request.params)?;
+        if !(request.variables.is_null() || request.variables.is_object()) {
+            return Err(SchemaError::NotAnObject("variables").into());
+        }
         let config = self.open_config(record)?.unwrap_or_else(|| json!({}));
         let context = ExecutionContext {
             connector: record.definition.name.as_str().into(),
@@ -305,10 +312,10 @@ impl ConnectorService {
         let invocation = Invocation {
             command: request.command.clone(),
             params,
-            variables: if request.variables.is_object() {
-                request.variables
-            } else {
+            variables: if request.variables.is_null() {
                 json!({})
+            } else {
+                request.variables
             },
             metadata: crate::runtime::InvocationMetadata {
                 step_id: request.metadata.step_id,

@@ -2,6 +2,8 @@
 
 use serde::Serialize;
 use serde_json::Value;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, Type};
 
 use crate::imports::{HttpCall, LogEntry};
 use crate::model::{ConnectorDefinition, ExecutionModel};
@@ -22,8 +24,57 @@ pub struct ConnectorView {
     pub updated_at_ms: u64,
 }
 
+/// The documented schema: the definition's properties plus the stored ones,
+/// as one flat object. (An `allOf` of the two would break the definition's
+/// `additionalProperties: false`.)
+impl utoipa::PartialSchema for ConnectorView {
+    fn schema() -> RefOr<Schema> {
+        let mut object = match <ConnectorDefinition as utoipa::PartialSchema>::schema() {
+            RefOr::T(Schema::Object(object)) => object,
+            _ => Object::new(),
+        };
+        object.description = Some("A connector as read through the API: secret config fields masked, `configSchema` resolved (a built-in instance shows its type's schema).".into());
+        let timestamp = |description: &str| {
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(0))
+                .description(Some(description))
+                .build()
+        };
+        let stored = [
+            (
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .description(Some("Stable id."))
+                    .build(),
+            ),
+            (
+                "createdAtMs",
+                timestamp("Creation time, Unix milliseconds."),
+            ),
+            ("updatedAtMs", timestamp("Last update, Unix milliseconds.")),
+        ];
+        for (name, schema) in stored {
+            object.properties.insert(name.into(), schema.into());
+            object.required.push(name.into());
+        }
+        Schema::Object(object).into()
+    }
+}
+
+impl utoipa::ToSchema for ConnectorView {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "Connector".into()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        <ConnectorDefinition as utoipa::ToSchema>::schemas(schemas);
+    }
+}
+
 /// The answer to an execute or test request.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionResponse {
     /// Id of this execution in the connector's history.

@@ -15,7 +15,7 @@ use super::{Store, StoreError, decode, encode};
 pub(super) const AGENT_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("agent_tokens");
 
 /// An agent token (without its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AgentTokenRecord {
     /// Token id (not the secret); what revocation names.

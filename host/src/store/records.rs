@@ -27,7 +27,7 @@ pub struct ConnectorRecord {
 }
 
 /// One execution, as kept in a connector's bounded history.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionRecord {
     /// Execution id.
@@ -54,7 +54,7 @@ pub struct ExecutionRecord {
 }
 
 /// What an API token may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// Everything.
@@ -64,7 +64,7 @@ pub enum Role {
 }
 
 /// An API token (only its SHA-256 is stored, as the key).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TokenRecord {
     /// Token id (not the secret).

@@ -7,6 +7,7 @@ mod errors;
 mod my_crm;
 mod oas_drafts;
 mod sandbox;
+mod script_api;
 mod shipped_plugins;
 mod support;
 mod surface;

@@ -291,7 +291,7 @@ async fn the_config_in_a_command_opens_only_with_the_registered_key() {
         "success": true,
         "data": {"answered": "by hand"},
         "durationMs": 1,
-        "logs": [{"level": "info", "message": format!("leaked {API_KEY}"), "at_ms": 0}],
+        "logs": [{"level": "info", "message": format!("leaked {API_KEY}"), "atMs": 0}],
         "httpCalls": []
     });
     send(&mut socket, Message::Text(response.to_string().into())).await;
