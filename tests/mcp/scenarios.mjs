@@ -74,11 +74,14 @@ function ok(result) {
   return result.structuredContent;
 }
 
+// Errors carry the API's {"error": {code, message}} (plus details) as the
+// JSON text of their content: structuredContent is for successes only.
 function failed(result, code) {
   assert.equal(result.isError, true, `expected an error: ${JSON.stringify(result).slice(0, 2000)}`);
-  assert.equal(result.structuredContent?.error?.code, code, JSON.stringify(result).slice(0, 2000));
-  assert.ok(result.structuredContent.error.message.length > 0);
-  return result.structuredContent;
+  const body = JSON.parse(result.content[0].text);
+  assert.equal(body.error?.code, code, JSON.stringify(result).slice(0, 2000));
+  assert.ok(body.error.message.length > 0);
+  return body;
 }
 
 // Lets a connector created through MCP reach the loopback upstream (the
@@ -301,7 +304,7 @@ async function access(client) {
     definition: loopback({
       name,
       executionModel: "script",
-      scriptSource: "function reveal() { floh.log.info('key is ' + floh.config.apiKey); var r = floh.http.get(floh.config.baseUrl + '/echo-auth', {Authorization: 'Bearer ' + floh.config.apiKey}); return { success: true, data: { sent: floh.config.apiKey, status: r.status } }; }\nfunction test() { return { success: true }; }",
+      scriptSource: "function reveal() { floh.log.info('key is ' + floh.config.apiKey); var r = floh.http.get(floh.config.baseUrl + '/echo-auth', {Authorization: 'Bearer ' + floh.config.apiKey}); return { success: true, data: { status: r.status } }; }\nfunction test() { return { success: true }; }",
       configSchema: {
         connectionConfig: { baseUrl: { type: "string" }, apiKey: { type: "string", secret: true, required: true } },
         commands: { reveal: { params: [] }, test: { params: [] } },

@@ -58,17 +58,10 @@ impl ToolError {
         if let (Some(Value::Object(extra)), Some(object)) = (self.extra, body.as_object_mut()) {
             object.extend(extra);
         }
-        // The text block is for clients that ignore structured content: a
-        // readable line first, the JSON after it.
-        let text = format!(
-            "Error {}: {}\n{}",
-            body["error"]["code"].as_str().unwrap_or_default(),
-            body["error"]["message"].as_str().unwrap_or_default(),
-            body
-        );
-        let mut result = CallToolResult::structured_error(body);
-        result.content = vec![ContentBlock::text(text)];
-        result
+        // No structuredContent: clients validate it against the tool's
+        // output schema even on errors (the TypeScript SDK does), and the
+        // output schema describes success. The text is the JSON body.
+        CallToolResult::error(vec![ContentBlock::text(body.to_string())])
     }
 }
 
