@@ -120,6 +120,11 @@ bench:
     cargo bench -p floh --bench script_engine
     cargo bench -p floh --bench api
 
+# MCP: execute_connector_command over Streamable HTTP vs POST .../execute,
+# a trivial script, one in-process server: p50/p99 and the overhead.
+bench-mcp:
+    cargo bench -p floh --bench mcp
+
 # Commands through one on-premise agent vs on the server: p50/p99 and throughput.
 bench-agent:
     cargo bench -p floh --bench agent
@@ -160,10 +165,12 @@ bench-api connections="64" seconds="10":
     LUA
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
-# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock)
-# and @readme/oas-examples (real public specs).
+# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
+# @readme/oas-examples (real public specs), the official MCP SDKs and the MCP
+# Inspector (which needs Node 22: the npm package node@22 provides it). One
+# npm command, pinned: a second `npm install --no-save` would prune the first.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 playwright-core@{{playwright_version}} axe-core@{{axe_version}}
+    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3
     test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The web UI's vendored htmx: refetch the pinned release from npm and fail

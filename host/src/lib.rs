@@ -12,6 +12,7 @@ pub mod cli;
 pub mod connectors;
 pub mod egress;
 pub mod imports;
+pub mod mcp;
 pub mod model;
 pub mod oas;
 pub mod plugins;

@@ -52,6 +52,17 @@ enum Command {
         /// Commands one agent may hold at once.
         #[arg(long, env = "FLOH_AGENT_MAX_IN_FLIGHT", default_value_t = 256)]
         agent_max_in_flight: usize,
+        /// Host names (or host:port) under which clients reach the MCP
+        /// endpoint besides loopback, e.g. the public name behind a proxy
+        /// (comma-separated).
+        #[arg(long, env = "FLOH_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
+        mcp_allowed_hosts: Vec<String>,
+    },
+    /// Serve MCP on stdin/stdout for desktop AI clients, bridged to the
+    /// running server's `/mcp` (FLOH_SERVER, FLOH_TOKEN). Logs go to stderr.
+    Mcp {
+        #[command(flatten)]
+        client: ClientOptions,
     },
     /// Work with plugins built with the guest SDK.
     Plugin {
@@ -170,6 +181,7 @@ async fn run() -> anyhow::Result<()> {
             cache_dir,
             agent_heartbeat_seconds,
             agent_max_in_flight,
+            mcp_allowed_hosts,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -184,7 +196,16 @@ async fn run() -> anyhow::Result<()> {
             options.cache_dir = cache_dir;
             options.agents.heartbeat = Duration::from_secs(agent_heartbeat_seconds.max(1));
             options.agents.max_in_flight = agent_max_in_flight.max(1);
+            options.mcp.allowed_hosts = mcp_allowed_hosts;
             server::serve(options).await
+        }
+        Command::Mcp { client } => {
+            let outcome = floh::mcp::stdio::run(&client.server, client.token).await;
+            if let Err(error) = &outcome {
+                eprintln!("Error: {error:#}");
+            }
+            // Tokio's stdin reader thread would hold the runtime open.
+            std::process::exit(i32::from(outcome.is_err()))
         }
         Command::Plugin { command } => cli::plugin(command).await,
         Command::Connector { command, client } => cli::connector(client, command).await,

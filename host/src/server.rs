@@ -38,6 +38,8 @@ pub struct ServeOptions {
     pub cache_dir: Option<PathBuf>,
     /// Limits and timings of the agent channel.
     pub agents: HubSettings,
+    /// Host names the MCP endpoint answers besides loopback.
+    pub mcp: crate::mcp::McpSettings,
 }
 
 impl ServeOptions {
@@ -53,6 +55,7 @@ impl ServeOptions {
             plugins_dir: None,
             cache_dir: None,
             agents: HubSettings::default(),
+            mcp: crate::mcp::McpSettings::default(),
         }
     }
 
@@ -159,6 +162,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             agents,
             metrics: Arc::new(Metrics::default()),
             plugins: Some(plugins.clone()),
+            mcp: options.mcp.clone(),
         },
         plugins,
     })

@@ -8,6 +8,7 @@ mod contract;
 mod crm;
 mod durability;
 mod lifecycle;
+mod mcp;
 mod models;
 mod openapi;
 mod plugins;

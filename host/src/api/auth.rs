@@ -76,6 +76,22 @@ impl TokenAuth {
         Ok(IssuedToken { token, record })
     }
 
+    /// The token record of a request's `Authorization: Bearer` header;
+    /// 401 when it is missing or unknown.
+    pub async fn authenticate(&self, headers: &header::HeaderMap) -> Result<TokenRecord, ApiError> {
+        let unauthorized =
+            |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
+        let token = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
+        self.lookup(token)
+            .await?
+            .ok_or_else(|| unauthorized("the token is not valid"))
+    }
+
     /// Every API token (without secrets), newest first.
     pub async fn list(&self) -> Result<Vec<TokenRecord>, StoreError> {
         let mut tokens: Vec<TokenRecord> = self
@@ -181,20 +197,7 @@ pub async fn require_token(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let unauthorized =
-        |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", message);
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .map(str::trim)
-        .ok_or_else(|| unauthorized("send `Authorization: Bearer <token>`"))?;
-    let record = state
-        .auth
-        .lookup(token)
-        .await?
-        .ok_or_else(|| unauthorized("the token is not valid"))?;
+    let record = state.auth.authenticate(request.headers()).await?;
     if !record
         .role
         .allows(access_of(request.method(), request.uri().path()))

@@ -73,7 +73,16 @@ impl IntoResponse for ApiError {
                 details,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        // RFC 6750: a 401 names the scheme, so clients (MCP ones included)
+        // know to send a bearer token.
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer realm=\"floh\""),
+            );
+        }
+        response
     }
 }
 

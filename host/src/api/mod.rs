@@ -39,6 +39,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
+    /// Host names the MCP endpoint answers besides loopback.
+    pub mcp: crate::mcp::McpSettings,
 }
 
 /// The whole API.
@@ -46,6 +48,8 @@ pub fn router(state: AppState) -> Router {
     let (router, openapi) = routes(&state).split_for_parts();
     let document = Arc::new(document::ApiDocument::new(openapi));
     router
+        // MCP (Streamable HTTP) for AI clients, with the API's tokens.
+        .merge(crate::mcp::http::routes(&state))
         .fallback(meta::not_found)
         .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

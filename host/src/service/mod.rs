@@ -6,8 +6,11 @@ mod authoring;
 mod cache;
 mod check;
 mod error;
+mod generate;
 mod history;
+mod openapi;
 mod prepare;
+mod script_update;
 mod view;
 
 use std::sync::Arc;
@@ -21,8 +24,14 @@ pub use authoring::{CommandChange, ExternalProbe, OpenApiParse, ReimportPreview}
 use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
+pub use generate::{
+    AuthKind, AuthSpec, EndpointSpec, GeneratedConnector, HttpMethod, ParamLocation, ParamSpec,
+    ParamType, ScriptGeneration, missing_for_generation, skeleton,
+};
 pub use history::HistoryWriter;
+pub use openapi::{ImportSelection, OpenApiImport};
 use prepare::{compile, regenerate};
+pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
 pub use view::{ConnectorView, ExecutionResponse, RecentExecution};
 
 use crate::agent::dispatch;

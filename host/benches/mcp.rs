@@ -1,0 +1,133 @@
+//! `execute_connector_command` over Streamable HTTP against `POST
+//! /api/connectors/{id}/execute`, for the same trivial script on the same
+//! server: round-trip latency (p50/p99) of one sequential caller, and what
+//! MCP adds (JSON-RPC framing, the session, the SSE response, the tool's
+//! result shaping).
+//!
+//! Server and clients run in this process on separate runtimes over
+//! loopback. The MCP client is rmcp's own (reqwest underneath, like the API
+//! client). Run with `cargo bench -p floh --bench mcp` (or `just bench-mcp`).
+
+mod load;
+
+use std::time::Duration;
+
+use floh::server::{ServeOptions, build};
+use load::{Figures, drive, ms};
+use rmcp::ServiceExt as _;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use serde_json::json;
+
+const TOKEN: &str = "floh_bench_admin";
+const SCRIPT: &str = "function ping() { return { success: true, data: { pong: true } }; }";
+
+fn main() {
+    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
+        return;
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let data = std::env::temp_dir().join(format!("floh-mcp-bench-{}", std::process::id()));
+    let server_rt = runtime();
+    let url = server_rt.block_on(async {
+        let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.clone());
+        options.plugins_dir = Some(data.join("plugins"));
+        options.admin_token = Some(TOKEN.into());
+        let app = build(&options).await.expect("app");
+        let definition = serde_json::from_value(json!({
+            "name": "ping", "executionModel": "script", "scriptSource": SCRIPT
+        }))
+        .expect("definition");
+        app.state.service.create(definition).await.expect("create");
+        let router = floh::api::router(app.state);
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
+        format!("http://{addr}")
+    });
+
+    let load_rt = runtime();
+    load_rt.block_on(async move {
+        let http = reqwest::Client::new();
+        let execute_url = format!("{url}/api/connectors/ping/execute");
+        let api = {
+            let (http, execute_url) = (http.clone(), execute_url.clone());
+            move || {
+                let (http, execute_url) = (http.clone(), execute_url.clone());
+                async move {
+                    let response = http
+                        .post(&execute_url)
+                        .bearer_auth(TOKEN)
+                        .json(&json!({"command": "ping"}))
+                        .send()
+                        .await
+                        .expect("execute");
+                    assert!(response.status().is_success());
+                    let body: serde_json::Value = response.json().await.expect("json");
+                    assert_eq!(body["success"], true);
+                }
+            }
+        };
+        let transport = StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(format!("{url}/mcp")).auth_header(TOKEN),
+        );
+        let client = std::sync::Arc::new(().serve(transport).await.expect("mcp session"));
+        let arguments = json!({"connector": "ping", "command": "ping"})
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let mcp = {
+            let client = client.clone();
+            move || {
+                let (client, arguments) = (client.clone(), arguments.clone());
+                async move {
+                    let result = client
+                        .call_tool(
+                            CallToolRequestParams::new("execute_connector_command")
+                                .with_arguments(arguments),
+                        )
+                        .await
+                        .expect("tools/call");
+                    assert_eq!(result.is_error, Some(false), "{result:?}");
+                }
+            }
+        };
+        println!("one caller, sequential executions of a trivial script:");
+        let window = Duration::from_secs(5);
+        let by_api = drive(1, window, api).await;
+        let by_mcp = drive(1, window, mcp).await;
+        report("POST /api/connectors/ping/execute", &by_api);
+        report("MCP execute_connector_command", &by_mcp);
+        println!(
+            "  MCP / API: p50 {:.2}x ({:+.3} ms), p99 {:.2}x",
+            ms(by_mcp.p50) / ms(by_api.p50),
+            ms(by_mcp.p50) - ms(by_api.p50),
+            ms(by_mcp.p99) / ms(by_api.p99),
+        );
+    });
+    drop(server_rt);
+    let _ = std::fs::remove_dir_all(&data);
+}
+
+fn report(label: &str, figures: &Figures) {
+    println!(
+        "  {label:<36} p50 {:.3} ms  p99 {:.3} ms  {:.0}/s",
+        ms(figures.p50),
+        ms(figures.p99),
+        figures.rate
+    );
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
