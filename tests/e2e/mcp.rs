@@ -134,10 +134,14 @@ async fn acme_crm() -> String {
                     if !authorized(&headers) {
                         return (StatusCode::UNAUTHORIZED, Json(json!({"message": "no"})));
                     }
-                    match contacts()
-                        .as_array()
-                        .and_then(|all| all.iter().find(|c| c["id"].to_string() == id).cloned())
-                    {
+                    match contacts().as_array().and_then(|all| {
+                        all.iter()
+                            .find(|c| {
+                                c["id"].as_u64().map(|n| n.to_string()).as_deref()
+                                    == Some(id.as_str())
+                            })
+                            .cloned()
+                    }) {
                         Some(contact) => (StatusCode::OK, Json(contact)),
                         None => (
                             StatusCode::NOT_FOUND,
