@@ -4,6 +4,17 @@
 // Connector → run getPetById against Prism. Then re-import with one
 // operation more: the difference is shown before anything is replaced.
 
+// htmx swaps the form in place, so the old heading is still there while a
+// request is in flight: poll for the effect instead of waiting for markup.
+async function eventually(check, ms = 15000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await check()) return true;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return check();
+}
+
 export default async function (t) {
   const page = await t.signIn("admin");
   await t.visit("/import", "import-start");
@@ -19,10 +30,10 @@ export default async function (t) {
   }
   await page.getByRole("button", { name: "Select none of store" }).click();
   await page.getByRole("heading", { name: "Commands" }).waitFor();
-  t.check(!(await page.getByLabel(/^getInventory/).isChecked()), "select none unchecks the tag's commands");
+  t.check(await eventually(async () => !(await page.getByLabel(/^getInventory/).isChecked())), "select none unchecks the tag's commands");
   await page.getByRole("button", { name: "Select all store" }).click();
   await page.getByRole("heading", { name: "Commands" }).waitFor();
-  t.check(await page.getByLabel(/^getInventory/).isChecked(), "select all checks them again");
+  t.check(await eventually(() => page.getByLabel(/^getInventory/).isChecked()), "select all checks them again");
 
   for (const command of t.data.deselect) {
     await page.getByLabel(new RegExp(`^${command} `)).uncheck();
@@ -30,7 +41,12 @@ export default async function (t) {
   await page.getByRole("button", { name: "Update preview" }).click();
   await page.getByRole("heading", { name: "Commands" }).waitFor();
   await page.locator(".cm-editor").waitFor();
-  const script = await page.locator("[data-floh-editor-host]").first().evaluate((host) => host.flohEditor.getValue());
+  const generated = () => page.locator("[data-floh-editor-host]").first().evaluate((host) => (host.flohEditor ? host.flohEditor.getValue() : ""));
+  await eventually(async () => {
+    const text = await generated();
+    return text.includes("function getPetById(") && t.data.deselect.every((command) => !text.includes(`function ${command}(`));
+  });
+  const script = await generated();
   for (const command of t.data.deselect) {
     t.check(!script.includes(`function ${command}(`), `the generated script leaves out ${command}`);
   }
