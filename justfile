@@ -125,6 +125,11 @@ bench:
 bench-mcp:
     cargo bench -p floh --bench mcp
 
+# The web UI: GET /connectors with 2,000 connectors (p50/p99, target p99
+# <= 50 ms) and the compressed JavaScript of pages without an editor.
+bench-ui:
+    cargo bench -p floh --bench ui
+
 # Commands through one on-premise agent vs on the server: p50/p99 and throughput.
 bench-agent:
     cargo bench -p floh --bench agent

@@ -1,7 +1,9 @@
-//! The web UI: the connectors list with 2,000 connectors (each with recent
-//! executions, so every row has a last outcome and a sparkline), rendered
-//! by the real router over loopback with a signed-in session; target p99
-//! ≤ 50 ms. Also reports the compressed JavaScript a page without an editor
+//! The web UI: the connectors list with 2,000 connectors (each with a full
+//! window of recent executions, so every row has a last outcome and a
+//! sparkline), rendered by the real router over loopback with a signed-in
+//! session; target p99 ≤ 50 ms. Half are script connectors with 40 commands
+//! and a ~7 KB script, half external services; every one has a connection
+//! config with a secret, as real connectors do. Also reports the compressed JavaScript a page without an editor
 //! loads (htmx + app.js; target ≤ 40 KB).
 //! Run with `cargo bench -p floh --bench ui`.
 
@@ -15,7 +17,9 @@ use floh::ui::assets;
 
 const TOKEN: &str = "floh_bench_admin_token";
 const CONNECTORS: usize = 2_000;
-const RUNS_EACH: usize = 5;
+const RUNS_EACH: usize = floh::store::ACTIVITY_PER_CONNECTOR;
+/// Commands of each script connector.
+const COMMANDS: usize = 40;
 const SAMPLES: usize = 200;
 
 fn main() {
@@ -35,18 +39,34 @@ fn main() {
         let app = build(&options).await.expect("app");
         let service = app.state.service.clone();
         let started = Instant::now();
+        let (script, commands) = script_connector();
         for i in 0..CONNECTORS {
             let category = ["crm", "hr", "finance", "ops"][i % 4];
-            let definition: ConnectorDefinition = serde_json::from_value(serde_json::json!({
+            let mut definition = serde_json::json!({
                 "name": format!("connector-{i:04}"),
                 "description": format!("Bench connector number {i}"),
-                "executionModel": "external",
-                // Nothing listens here: executions fail fast with a cause.
-                "endpointUrl": "http://127.0.0.1:9",
                 "category": category,
                 "tags": [format!("team-{}", i % 10)],
-            }))
-            .expect("definition");
+                "configSchema": {
+                    "connectionConfig": {
+                        "baseUrl": {"type": "string", "required": true},
+                        "apiKey": {"type": "string", "required": true, "secret": true}
+                    },
+                    "commands": commands.clone(),
+                },
+                "config": {"baseUrl": "http://127.0.0.1:9", "apiKey": format!("secret-{i}")},
+            });
+            if i % 2 == 0 {
+                definition["executionModel"] = "script".into();
+                definition["scriptSource"] = script.clone().into();
+            } else {
+                definition["executionModel"] = "external".into();
+                // Nothing listens here: executions fail fast with a cause.
+                definition["endpointUrl"] = "http://127.0.0.1:9".into();
+                definition["configSchema"]["commands"] = serde_json::json!({"test": {}});
+            }
+            let definition: ConnectorDefinition =
+                serde_json::from_value(definition).expect("definition");
             service.create(definition).await.expect("create");
             for _ in 0..RUNS_EACH {
                 let request = ExecuteRequest {
@@ -61,7 +81,7 @@ fn main() {
             "seeded {CONNECTORS} connectors with {RUNS_EACH} executions each in {:.1} s",
             started.elapsed().as_secs_f64()
         );
-        let router = floh::api::router(app.state.clone()).merge(floh::ui::router(app.state, false));
+        let router = floh::server::router(&app, false);
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .expect("bind");
@@ -122,6 +142,24 @@ fn main() {
     );
     drop(server_rt);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// A script with `COMMANDS` commands (plus `test`) and their declarations.
+fn script_connector() -> (String, serde_json::Value) {
+    let mut script = String::from("function test() { return { success: true }; }\n");
+    let mut commands = serde_json::Map::new();
+    commands.insert("test".into(), serde_json::json!({}));
+    for n in 0..COMMANDS {
+        script.push_str(&format!(
+            "function getItem{n}(params) {{\n  const response = floh.http.get(floh.config.baseUrl + '/items/{n}/' + params.id, {{ Authorization: 'Bearer ' + floh.config.apiKey }});\n  return {{ success: response.status < 400, data: response.body }};\n}}\n"
+        ));
+        commands.insert(
+            format!("getItem{n}"),
+            serde_json::json!({"params": ["id"], "outputs": ["item"], "description": format!("Item kind {n}"),
+                "paramSchema": {"id": {"type": "string", "required": true}}}),
+        );
+    }
+    (script, serde_json::Value::Object(commands))
 }
 
 async fn sign_in(client: &reqwest::Client, base: &str) -> String {

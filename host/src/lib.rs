@@ -7,12 +7,14 @@
 
 pub mod agent;
 pub mod api;
+pub mod auth;
 pub mod bindings;
 pub mod cli;
 pub mod connectors;
 pub mod egress;
 pub mod imports;
 pub mod mcp;
+pub mod metrics;
 pub mod model;
 pub mod oas;
 pub mod plugins;

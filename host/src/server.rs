@@ -9,8 +9,10 @@ use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 
 use crate::agent::hub::{AgentHub, HubSettings};
-use crate::api::{self, AppState, auth::TokenAuth, metrics::Metrics};
+use crate::api::{self, AppState};
+use crate::auth::TokenAuth;
 use crate::connectors::TypeRegistry;
+use crate::metrics::Metrics;
 use crate::plugins::{PluginDirectory, shipped};
 use crate::runtime::{ScriptEngine, ScriptEngineOptions};
 use crate::secrets::ConfigCipher;
@@ -168,6 +170,22 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     })
 }
 
+/// Every route: the JSON API (and MCP) under `/api` and `/mcp`, the web UI
+/// at `/`. Each front end gets the same service, tokens and agents, and
+/// none reaches into another; `secure` when served over TLS.
+pub fn router(app: &App, secure: bool) -> axum::Router {
+    let state = &app.state;
+    let ui = crate::ui::Shared {
+        service: state.service.clone(),
+        auth: state.auth.clone(),
+        agent_tokens: state.agent_tokens.clone(),
+        agents: state.agents.clone(),
+        metrics: state.metrics.clone(),
+        plugins: state.plugins.clone(),
+    };
+    api::router(state.clone()).merge(crate::ui::router(ui, secure))
+}
+
 /// Serve until SIGINT/SIGTERM, then drain connections and pending writes.
 pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -175,9 +193,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
     let service = app.state.service.clone();
     tracing::info!(dir = %app.plugins.dir().display(), "watching the plugin directory");
     let _watcher = AbortOnDrop(app.plugins.clone().watch(PLUGIN_POLL_INTERVAL));
-    // The JSON API under /api and the web UI at / share one state.
-    let router =
-        api::router(app.state.clone()).merge(crate::ui::router(app.state, options.tls.is_some()));
+    let router = router(&app, options.tls.is_some());
     match &options.tls {
         None => {
             let listener = tokio::net::TcpListener::bind(options.listen)

@@ -3,6 +3,7 @@
 
 mod agent;
 mod authifi;
+mod authoring_api;
 mod browser;
 mod contract;
 mod crm;
@@ -10,6 +11,7 @@ mod durability;
 mod lifecycle;
 mod mcp;
 mod models;
+mod not_found;
 mod openapi;
 mod plugins;
 mod prism;

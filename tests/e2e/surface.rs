@@ -173,6 +173,21 @@ async fn the_cli_prints_tables_for_people_and_one_line_errors_with_exit_codes() 
     assert_eq!(code, 3, "a command that ran and failed: {stderr}");
     assert!(ran.contains("upstream said no"), "{ran}");
 
+    // LAST shows each connector's newest outcome from the listing's
+    // `lastExecution` (histories are written in the background).
+    let last_column = floh_e2e::eventually(std::time::Duration::from_secs(10), || async {
+        let (_, listed, _) = people(&["connector", "list"]);
+        let lasts: Vec<String> = listed
+            .lines()
+            .skip(1)
+            .map(|l| l.split_whitespace().nth(5).unwrap_or("-").to_string())
+            .collect();
+        (lasts.iter().all(|last| last != "-")).then_some(lasts)
+    })
+    .await
+    .expect("both connectors show a last execution");
+    assert_eq!(last_column, ["failed", "ok"]);
+
     let (code, _, stderr) = people(&["exec", "my-crm", "nope"]);
     assert_eq!(code, 1);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");

@@ -9,22 +9,24 @@ use super::AppState;
 use super::error::{ApiError, ApiJson, ApiQuery, ErrorBody};
 use crate::model::{ConnectorDefinition, ConnectorPatch};
 use crate::service::{
-    ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter, RecentExecution, ScriptCheck,
-    ScriptCheckRequest,
+    ConnectorSummary, ConnectorView, ExecuteRequest, ExecutionResponse, ListFilter,
+    RecentExecution, ScriptCheck, ScriptCheckRequest,
 };
 use crate::store::{ExecutionRecord, ExecutionSummary};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// List connectors, by name; `openapiSpec` is left out (get one connector
-/// for it).
+/// List connectors by name: a summary of each (id, name, type, model,
+/// description, category, tags, command names, whether a config is
+/// stored) with its newest execution (`lastExecution`). Configs, scripts and
+/// specs are not listed: get one connector for its whole definition.
 #[utoipa::path(get, path = "/connectors", tag = "connectors", operation_id = "listConnectors",
     params(ListFilter),
-    responses((status = 200, description = "The matching connectors", body = Vec<ConnectorView>)))]
+    responses((status = 200, description = "The matching connectors", body = Vec<ConnectorSummary>)))]
 pub async fn list(
     State(state): State<AppState>,
     ApiQuery(filter): ApiQuery<ListFilter>,
-) -> ApiResult<Json<Vec<ConnectorView>>> {
+) -> ApiResult<Json<Vec<ConnectorSummary>>> {
     Ok(Json(state.service.list(&filter).await?))
 }
 

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::service::ServiceError;
 
@@ -89,38 +89,8 @@ impl IntoResponse for ApiError {
 impl From<ServiceError> for ApiError {
     fn from(error: ServiceError) -> Self {
         let message = error.to_string();
-        let (status, code, details) = match &error {
-            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CONNECTOR_NOT_FOUND", None),
-            ServiceError::ExecutionNotFound(_) => {
-                (StatusCode::NOT_FOUND, "EXECUTION_NOT_FOUND", None)
-            }
-            ServiceError::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN", None),
-            ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", None),
-            ServiceError::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC", None),
-            ServiceError::ScriptSyntax { line, column, .. } => (
-                StatusCode::BAD_REQUEST,
-                "SCRIPT_SYNTAX_ERROR",
-                Some(json!({"line": line, "column": column})),
-            ),
-            ServiceError::UnknownType { registered, .. } => (
-                StatusCode::BAD_REQUEST,
-                "UNKNOWN_TYPE",
-                Some(json!({"registeredTypes": registered})),
-            ),
-            ServiceError::TypeUnavailable(_) => (StatusCode::CONFLICT, "TYPE_UNAVAILABLE", None),
-            ServiceError::UnknownCommand { known, .. } => (
-                StatusCode::NOT_FOUND,
-                "UNKNOWN_COMMAND",
-                Some(json!({"knownCommands": known})),
-            ),
-            ServiceError::InvalidParams(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMS", None),
-            ServiceError::Secrets(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE", None)
-            }
-            ServiceError::Storage(_) | ServiceError::Internal(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", None)
-            }
-        };
+        let (status, code) = error.status_and_code();
+        let details = error.details();
         if status.is_server_error() {
             tracing::error!(%message, "request failed");
         }

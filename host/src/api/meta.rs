@@ -10,9 +10,9 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use super::auth::IssuedToken;
 use super::document::ApiDocument;
 use super::error::{ApiError, ApiJson, ErrorBody};
+use crate::auth::IssuedToken;
 use crate::connectors::TypeDescriptor;
 use crate::plugins::PluginStatus;
 use crate::store::Role;

@@ -3,16 +3,17 @@
 
 mod agents;
 pub mod auth;
+mod authoring;
 mod connectors;
 pub mod document;
 pub mod error;
 mod meta;
-pub mod metrics;
 mod oas;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
+use axum::routing::any;
 use axum::{Extension, Router};
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,13 +31,13 @@ pub struct AppState {
     /// Connector operations.
     pub service: Arc<ConnectorService>,
     /// Token authentication.
-    pub auth: auth::TokenAuth,
+    pub auth: crate::auth::TokenAuth,
     /// Agent tokens.
     pub agent_tokens: crate::agent::tokens::AgentTokens,
     /// Connected on-premise agents (the service routes through the same hub).
     pub agents: Arc<crate::agent::hub::AgentHub>,
     /// Prometheus metrics.
-    pub metrics: Arc<metrics::Metrics>,
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
     /// Host names the MCP endpoint answers besides loopback.
@@ -50,7 +51,10 @@ pub fn router(state: AppState) -> Router {
     router
         // MCP (Streamable HTTP) for AI clients, with the API's tokens.
         .merge(crate::mcp::http::routes(&state))
-        .fallback(meta::not_found)
+        // Unknown API paths answer JSON; every other path is left to the
+        // router merged beside this one (the web UI's HTML 404).
+        .route("/api", any(meta::not_found))
+        .route("/api/{*rest}", any(meta::not_found))
         .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
@@ -81,6 +85,7 @@ pub fn router(state: AppState) -> Router {
 fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let large_bodies = OpenApiRouter::new()
         .routes(routes!(oas::parse))
+        .routes(routes!(authoring::reimport_preview))
         .layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES));
     let mut protected = OpenApiRouter::new()
         .routes(routes!(connectors::list, connectors::create))
@@ -90,6 +95,8 @@ fn routes(state: &AppState) -> OpenApiRouter<AppState> {
             connectors::delete
         ))
         .routes(routes!(connectors::check_script))
+        .routes(routes!(authoring::script_template))
+        .routes(routes!(authoring::probe_external))
         .routes(routes!(connectors::execute))
         .routes(routes!(connectors::test))
         .routes(routes!(connectors::executions))

@@ -47,7 +47,7 @@ pub struct ParseRequest {
 }
 
 /// An OpenAPI 2.0/3.x document as an object, or its JSON or YAML text.
-fn spec_schema() -> Schema {
+pub(super) fn spec_schema() -> Schema {
     let one_of = OneOfBuilder::new()
         .item(ObjectBuilder::new().schema_type(Type::Object))
         .item(ObjectBuilder::new().schema_type(Type::String))

@@ -168,17 +168,13 @@ pub async fn list(
         .list(&filter)
         .await?
         .into_iter()
-        .map(|view| ConnectorSummary {
-            id: view.id,
-            execution_model: view.definition.execution_model.as_str().to_string(),
-            r#type: view.definition.type_name,
-            description: view.definition.description,
-            commands: view
-                .definition
-                .config_schema
-                .map(|schema| schema.commands.into_keys().collect())
-                .unwrap_or_default(),
-            name: view.definition.name,
+        .map(|listed| ConnectorSummary {
+            id: listed.id,
+            execution_model: listed.execution_model.as_str().to_string(),
+            r#type: listed.type_name,
+            description: listed.description,
+            commands: listed.commands,
+            name: listed.name,
         })
         .collect();
     to_value(&ConnectorsOutput { connectors })

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::errors::ToolError;
-use crate::api::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::service::{ConnectorService, ExecuteRequest, ExecutionResponse, RequestMetadata};
 
 /// How often a running execution reports progress.

@@ -32,7 +32,7 @@ use rmcp::service::{RequestContext, RoleServer};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::metrics::Metrics;
+use crate::metrics::Metrics;
 use crate::service::ConnectorService;
 use crate::store::TokenRecord;
 use errors::ToolError;

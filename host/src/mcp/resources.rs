@@ -36,14 +36,14 @@ pub async fn list(service: &ConnectorService) -> Result<ListResourcesResult, Too
             .with_description("TypeScript declarations of the `floh` global, for checking a script before writing it.")
             .with_mime_type("application/typescript"),
     ];
-    for view in service.list(&ListFilter::default()).await? {
-        let name = view.definition.name;
+    for listed in service.list(&ListFilter::default()).await? {
+        let name = listed.name;
         resources.push(
             Resource::new(format!("{CONNECTOR_PREFIX}{name}"), name.clone())
                 .with_title(format!("Connector {name}"))
                 .with_description(format!(
                     "The definition of `{name}` ({}): config schema, commands, script; secrets masked.",
-                    view.definition.execution_model.as_str()
+                    listed.execution_model.as_str()
                 ))
                 .with_mime_type("application/json"),
         );

@@ -32,7 +32,7 @@ pub struct InvocationMetadata {
 }
 
 /// The spec's `ConnectorResult`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorResult {
     /// Whether the command succeeded.

@@ -21,7 +21,7 @@ use crate::runtime::{ConnectorResult, ExecutionContext};
 const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What an external service answered before it is registered.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExternalProbe {
     /// Its `configSchema` from `GET /schema`, when it answered one.
@@ -47,7 +47,7 @@ pub struct OpenApiParse {
 /// connector would change. Nothing is replaced until the caller applies it
 /// (an update with `openapiSpec` and `openapiSelect`); the connection config
 /// is kept either way.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReimportPreview {
     /// Commands the new import has and the connector does not.
@@ -71,7 +71,7 @@ pub struct ReimportPreview {
 }
 
 /// How one command would change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CommandChange {
     /// The command.
@@ -215,14 +215,15 @@ impl ConnectorService {
         networks: &[String],
     ) -> Result<crate::egress::EgressPolicy, ServiceError> {
         use crate::egress::{EgressPolicy, IpNetwork};
-        if self.open_egress {
-            return Ok(EgressPolicy::unrestricted());
-        }
+        // A network that is not CIDR is refused even where egress is open.
         let networks = networks
             .iter()
             .map(|n| n.parse::<IpNetwork>())
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        if self.open_egress {
+            return Ok(EgressPolicy::unrestricted());
+        }
         Ok(EgressPolicy::allowing_networks(networks))
     }
 }

@@ -1,5 +1,8 @@
-//! Why a service operation failed; mapped to HTTP statuses in one place
-//! (`api::error`).
+//! Why a service operation failed, with the HTTP status and stable code
+//! every front end reports each failure with: decided here, once.
+
+use axum::http::StatusCode;
+use serde_json::{Value, json};
 
 use crate::model::SchemaError;
 use crate::secrets::SecretsError;
@@ -64,6 +67,43 @@ pub enum ServiceError {
     /// Anything else inside the host.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl ServiceError {
+    /// The HTTP status and the stable machine-readable code of this error
+    /// (the API's `{"error": {"code"}}`; the web UI answers with the same
+    /// status).
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "CONNECTOR_NOT_FOUND"),
+            Self::ExecutionNotFound(_) => (StatusCode::NOT_FOUND, "EXECUTION_NOT_FOUND"),
+            Self::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN"),
+            Self::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
+            Self::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC"),
+            Self::ScriptSyntax { .. } => (StatusCode::BAD_REQUEST, "SCRIPT_SYNTAX_ERROR"),
+            Self::UnknownType { .. } => (StatusCode::BAD_REQUEST, "UNKNOWN_TYPE"),
+            Self::TypeUnavailable(_) => (StatusCode::CONFLICT, "TYPE_UNAVAILABLE"),
+            Self::UnknownCommand { .. } => (StatusCode::NOT_FOUND, "UNKNOWN_COMMAND"),
+            Self::InvalidParams(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMS"),
+            Self::Secrets(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE"),
+            Self::Storage(_) | Self::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+            }
+        }
+    }
+
+    /// Fields that go with the code (a syntax error's `line` and `column`,
+    /// `registeredTypes`, `knownCommands`).
+    pub fn details(&self) -> Option<Value> {
+        match self {
+            Self::ScriptSyntax { line, column, .. } => {
+                Some(json!({"line": line, "column": column}))
+            }
+            Self::UnknownType { registered, .. } => Some(json!({"registeredTypes": registered})),
+            Self::UnknownCommand { known, .. } => Some(json!({"knownCommands": known})),
+            _ => None,
+        }
+    }
 }
 
 fn known_list(known: &[String]) -> String {

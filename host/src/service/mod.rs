@@ -8,6 +8,7 @@ mod check;
 mod error;
 mod generate;
 mod history;
+mod listing;
 mod openapi;
 mod prepare;
 mod script_update;
@@ -29,6 +30,7 @@ pub use generate::{
     ParamType, ScriptGeneration, missing_for_generation, skeleton,
 };
 pub use history::HistoryWriter;
+pub use listing::{ConnectorSummary, ListFilter};
 pub use openapi::{ImportSelection, OpenApiImport};
 use prepare::{compile, regenerate};
 pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
@@ -51,21 +53,6 @@ use crate::store::{ConnectorRecord, ExecutionRecord, ExecutionSummary, Store, St
 
 /// Executions kept per connector.
 pub const HISTORY_PER_CONNECTOR: usize = 100;
-
-/// Filters for listing connectors.
-#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct ListFilter {
-    /// Only this category.
-    pub category: Option<String>,
-    /// Only connectors with this tag.
-    pub tag: Option<String>,
-    /// Only this execution model (`built_in`, `script`, `external`).
-    pub model: Option<ExecutionModel>,
-    /// Case-insensitive text in name, type or description.
-    pub q: Option<String>,
-}
 
 /// An execute request (the spec's request minus the config, which is stored).
 #[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
@@ -268,23 +255,6 @@ impl ConnectorService {
         self.view(&self.find(id_or_name).await?)
     }
 
-    /// Connectors matching `filter`, by name, without `openapiSpec`.
-    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectorView>, ServiceError> {
-        let mut records = self.store.list_connectors().await?;
-        records.retain(|record| filter.matches(&record.definition));
-        records.sort_by(|a, b| a.definition.name.cmp(&b.definition.name));
-        records
-            .iter()
-            .map(|record| {
-                // A listing stays small: an oas connector's source spec can be
-                // megabytes; GET /api/connectors/:id returns it.
-                let mut view = self.view(record)?;
-                view.definition.openapi_spec = None;
-                Ok(view)
-            })
-            .collect()
-    }
-
     /// A connector's recent executions, newest first.
     pub async fn executions(
         &self,
@@ -347,13 +317,7 @@ impl ConnectorService {
     }
 
     async fn names_by_id(&self) -> Result<std::collections::HashMap<String, String>, ServiceError> {
-        Ok(self
-            .store
-            .list_connectors()
-            .await?
-            .into_iter()
-            .map(|r| (r.id, r.definition.name))
-            .collect())
+        Ok(self.store.connector_names().await?)
     }
 
     /// Run the connector's `test` command (an external service's `/health`
@@ -647,36 +611,6 @@ fn command_schema<'a>(
         command: command.to_string(),
         known: schema.commands.keys().cloned().collect(),
     })
-}
-
-impl ListFilter {
-    /// Whether `definition` passes this filter.
-    pub fn matches(&self, definition: &ConnectorDefinition) -> bool {
-        matches(definition, self)
-    }
-}
-
-fn matches(definition: &ConnectorDefinition, filter: &ListFilter) -> bool {
-    let text = filter.q.as_deref().map(str::to_lowercase);
-    filter
-        .category
-        .as_ref()
-        .is_none_or(|c| definition.category.as_ref() == Some(c))
-        && filter
-            .tag
-            .as_ref()
-            .is_none_or(|t| definition.tags.contains(t))
-        && filter.model.is_none_or(|m| definition.execution_model == m)
-        && text.is_none_or(|text| {
-            [
-                Some(&definition.name),
-                definition.type_name.as_ref(),
-                definition.description.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-            .any(|field| field.to_lowercase().contains(&text))
-        })
 }
 
 fn name_taken(error: StoreError) -> ServiceError {

@@ -45,6 +45,16 @@ pub struct ExecutionSummary {
 }
 
 impl ExecutionSummary {
+    /// `ok`, `failed` (the connector answered `success: false`) or the
+    /// execution's error code, for people.
+    pub fn outcome(&self) -> &str {
+        match (self.success, self.status.as_str()) {
+            (true, _) => "ok",
+            (false, "ok") => "failed",
+            (false, code) => code,
+        }
+    }
+
     /// The summary of `record`.
     pub fn of(record: &ExecutionRecord) -> Self {
         Self {
@@ -87,6 +97,9 @@ pub(super) fn record(
         kept.extend(fresh);
         let excess = kept.len().saturating_sub(ACTIVITY_PER_CONNECTOR);
         kept.drain(..excess);
+        if let Some(newest) = kept.last() {
+            super::listing::set_last(txn, id, newest)?;
+        }
         activity.insert(id, encode(&kept).as_slice())?;
     }
     let mut recent = txn.open_table(RECENT)?;
@@ -133,6 +146,27 @@ pub(super) fn forget(txn: &WriteTransaction, connector_id: &str) -> Result<(), S
 }
 
 impl Store {
+    /// The latest execution summaries (oldest first) of the connectors with
+    /// ids `ids` that have run, by id.
+    pub async fn activity_of(
+        &self,
+        ids: Vec<String>,
+    ) -> Result<HashMap<String, Vec<ExecutionSummary>>, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let table = txn.open_table(ACTIVITY)?;
+            let mut found = HashMap::with_capacity(ids.len());
+            for id in ids {
+                if let Some(value) = table.get(id.as_str())? {
+                    let summaries = decode(value.value())?;
+                    found.insert(id, summaries);
+                }
+            }
+            Ok(found)
+        })
+        .await
+    }
+
     /// Every connector's latest execution summaries (oldest first), by id.
     pub async fn activity(&self) -> Result<HashMap<String, Vec<ExecutionSummary>>, StoreError> {
         self.blocking(|db| {

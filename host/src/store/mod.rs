@@ -7,6 +7,7 @@
 mod activity;
 mod agent_tokens;
 mod agents;
+mod listing;
 mod records;
 
 use std::path::Path;
@@ -19,6 +20,7 @@ use serde::de::DeserializeOwned;
 pub use activity::{ACTIVITY_PER_CONNECTOR, ExecutionSummary, RECENT_KEPT};
 pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
 pub use agents::AgentRecord;
+pub use listing::ConnectorListing;
 pub use records::{Access, ConnectorRecord, ExecutionRecord, Role, TokenRecord};
 
 /// Connector records by id.
@@ -87,6 +89,7 @@ impl Store {
         txn.open_table(agents::AGENTS)?;
         txn.open_table(activity::ACTIVITY)?;
         txn.open_table(activity::RECENT)?;
+        listing::backfill(&txn)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -149,6 +152,7 @@ impl Store {
                 names.insert(name, record.id.as_str())?;
                 txn.open_table(CONNECTORS)?
                     .insert(record.id.as_str(), encode(&record).as_slice())?;
+                listing::write(&txn, &record)?;
                 if let Some(bytecode) = &bytecode {
                     txn.open_table(BYTECODE)?
                         .insert(record.id.as_str(), bytecode.as_slice())?;
@@ -182,6 +186,7 @@ impl Store {
                 }
                 txn.open_table(CONNECTORS)?
                     .insert(record.id.as_str(), encode(&record).as_slice())?;
+                listing::write(&txn, &record)?;
                 let mut table = txn.open_table(BYTECODE)?;
                 match bytecode {
                     Some(Some(bytes)) => {
@@ -218,6 +223,7 @@ impl Store {
                     .extract_from_if((id.as_str(), 0)..=(id.as_str(), u64::MAX), |_, _| true)?
                     .for_each(drop);
                 activity::forget(&txn, &id)?;
+                listing::forget(&txn, &id)?;
                 true
             };
             txn.commit()?;
@@ -245,6 +251,25 @@ impl Store {
                 },
             };
             bytes.map(|b| decode(&b)).transpose()
+        })
+        .await
+    }
+
+    /// Each connector's name by id (the name index alone: no record is
+    /// read).
+    pub async fn connector_names(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
+        self.blocking(|db| {
+            let txn = db.begin_read()?;
+            let names = txn.open_table(NAMES)?;
+            names
+                .iter()?
+                .map(|entry| {
+                    let (name, id) = entry?;
+                    Ok((id.value().to_string(), name.value().to_string()))
+                })
+                .collect()
         })
         .await
     }

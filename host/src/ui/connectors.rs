@@ -19,7 +19,7 @@ use super::error::UiError;
 use super::layout::{Nav, Page, time_ago};
 use super::session::{Viewer, is_htmx};
 use crate::model::ExecutionModel;
-use crate::service::{ConnectorView, ListFilter};
+use crate::service::{ConnectorSummary, ListFilter};
 use crate::store::ExecutionSummary;
 
 /// Rows rendered at once; a search or filter narrows the rest.
@@ -96,26 +96,26 @@ async fn list(
     Query(query): Query<ListQuery>,
 ) -> Result<Response, UiError> {
     let filter = query.filter()?;
-    // One read of everything: the filter options come from all connectors,
-    // the rows from those the service's own filter rule lets through.
+    // One listing read: the filter options come from all connectors, the
+    // rows from those the service's own filter rule lets through. Only the
+    // rows shown need their recent runs (the sparklines).
     let all = state.app.service.list(&ListFilter::default()).await?;
-    let activity = state.app.service.activity().await?;
-    let claims = agent_claims(&state);
-    let shown: Vec<&ConnectorView> = all
+    let shown: Vec<&ConnectorSummary> = all.iter().filter(|c| filter.matches(c)).collect();
+    let ids = shown
         .iter()
-        .filter(|c| filter.matches(&c.definition))
+        .take(ROWS_SHOWN)
+        .map(|c| c.id.clone())
         .collect();
+    let activity = state.app.service.activity_of(ids).await?;
+    let claims = agent_claims(&state);
     let rows = rows(&shown, all.len(), &activity, &claims);
     if is_htmx(&headers) {
         return Ok(rows.into_response());
     }
-    let categories: BTreeSet<&str> = all
-        .iter()
-        .filter_map(|c| c.definition.category.as_deref())
-        .collect();
+    let categories: BTreeSet<&str> = all.iter().filter_map(|c| c.category.as_deref()).collect();
     let tags: BTreeSet<&str> = all
         .iter()
-        .flat_map(|c| c.definition.tags.iter().map(String::as_str))
+        .flat_map(|c| c.tags.iter().map(String::as_str))
         .collect();
     let body = html! {
         form class="filters" method="get" action="/connectors" role="search"
@@ -165,7 +165,7 @@ fn select<'a>(
 }
 
 fn rows(
-    shown: &[&ConnectorView],
+    shown: &[&ConnectorSummary],
     total: usize,
     activity: &HashMap<String, Vec<ExecutionSummary>>,
     claims: &HashMap<String, String>,
@@ -195,9 +195,8 @@ fn rows(
                             th scope="col" { "Recent runs" }
                         } }
                         tbody {
-                            @for c in shown.iter().take(ROWS_SHOWN) {
-                                @let d = &c.definition;
-                                @let runs = activity.get(&d.name).map(Vec::as_slice).unwrap_or(&[]);
+                            @for d in shown.iter().take(ROWS_SHOWN) {
+                                @let runs = activity.get(&d.id).map(Vec::as_slice).unwrap_or(&[]);
                                 tr {
                                     td {
                                         a href={ "/connectors/" (d.name) } { strong { (d.name) } }
@@ -212,10 +211,10 @@ fn rows(
                                         @for tag in &d.tags { " " span class="badge" { (tag) } }
                                     }
                                     td {
-                                        @match runs.last() {
+                                        @match &d.last_execution {
                                             Some(last) => {
                                                 @if last.success { span class="badge badge-ok" { "ok" } }
-                                                @else { span class="badge badge-fail" { (last.status) } }
+                                                @else { span class="badge badge-fail" { (last.outcome()) } }
                                                 " " span class="small muted" { (time_ago(last.started_at_ms)) }
                                             }
                                             None => span class="muted small" { "never" },

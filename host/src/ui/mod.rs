@@ -37,22 +37,39 @@ use axum::extract::DefaultBodyLimit;
 use axum::response::Redirect;
 use axum::routing::get;
 
-use crate::api::AppState;
 use session::Sessions;
+
+/// What the UI works with: the same instances every front end is given
+/// (see `server::build`), and nothing of another front end.
+#[derive(Clone)]
+pub struct Shared {
+    /// Connector operations.
+    pub service: Arc<crate::service::ConnectorService>,
+    /// API tokens (each browser session stands on one).
+    pub auth: crate::auth::TokenAuth,
+    /// Agent tokens.
+    pub agent_tokens: crate::agent::tokens::AgentTokens,
+    /// Connected on-premise agents.
+    pub agents: Arc<crate::agent::hub::AgentHub>,
+    /// Prometheus metrics (runs from the UI count like any other).
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// The watched plugin directory, when the server has one.
+    pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
+}
 
 /// Shared state of every UI handler.
 #[derive(Clone)]
 pub struct UiState {
-    /// The API's state: the same service, auth and agents.
-    pub app: AppState,
+    /// The service, tokens, agents, metrics and plugins.
+    pub app: Shared,
     /// Browser sessions.
     pub sessions: Arc<Sessions>,
 }
 
-/// The UI's routes; `secure` when served over TLS (Secure cookies). It has
-/// no fallback of its own: merged beside the API's router, unknown paths get
-/// the API's 404.
-pub fn router(app: AppState, secure: bool) -> Router {
+/// The UI's routes; `secure` when served over TLS (Secure cookies). Merged
+/// beside the API's router, it answers every path the API does not: unknown
+/// ones get an HTML 404 page (the API answers `/api/…` itself, in JSON).
+pub fn router(app: Shared, secure: bool) -> Router {
     let state = UiState {
         app,
         sessions: Arc::new(Sessions::new(secure)),
@@ -76,6 +93,7 @@ pub fn router(app: AppState, secure: bool) -> Router {
         .merge(signed_in)
         .merge(sign_in::routes())
         .route("/assets/{*path}", get(assets::serve))
+        .fallback(error::not_found)
         .layer(axum::middleware::map_response(layout::add_security_headers))
         .layer(DefaultBodyLimit::max(session::MAX_FORM_BYTES))
         .with_state(state)

@@ -29,7 +29,7 @@ use sha2::{Digest, Sha256};
 
 use super::UiState;
 use super::error::UiError;
-use crate::api::auth::access_of;
+use crate::auth::access_of;
 use crate::store::{Access, Role};
 
 /// A session ends this long after sign-in, however busy.
@@ -238,20 +238,9 @@ pub async fn require_session(
     request: Request,
     next: Next,
 ) -> Response {
-    let found = match cookie(request.headers(), state.sessions.cookie_name()) {
-        Some(id) => match state.sessions.touch(id) {
-            // The API token must still be valid: revoking it ends the session.
-            Some((token_hash, viewer)) => match state.app.auth.lookup_hash(&token_hash).await {
-                Ok(Some(_)) => Some(viewer),
-                Ok(None) => {
-                    state.sessions.end_for_token(&token_hash);
-                    None
-                }
-                Err(error) => return UiError::from(error).into_response(),
-            },
-            None => None,
-        },
-        None => None,
+    let found = match signed_in(&state, request.headers()).await {
+        Ok(found) => found,
+        Err(error) => return error.into_response(),
     };
     let Some(viewer) = found else {
         return sign_in_first(&request);
@@ -282,6 +271,24 @@ pub async fn require_session(
     let mut request = request;
     request.extensions_mut().insert(viewer);
     next.run(request).await
+}
+
+/// The viewer of the request's live session, if it has one whose API token
+/// is still valid (revoking the token ends the session).
+pub async fn signed_in(state: &UiState, headers: &HeaderMap) -> Result<Option<Viewer>, UiError> {
+    let Some(id) = cookie(headers, state.sessions.cookie_name()) else {
+        return Ok(None);
+    };
+    let Some((token_hash, viewer)) = state.sessions.touch(id) else {
+        return Ok(None);
+    };
+    match state.app.auth.lookup_hash(&token_hash).await? {
+        Some(_) => Ok(Some(viewer)),
+        None => {
+            state.sessions.end_for_token(&token_hash);
+            Ok(None)
+        }
+    }
 }
 
 fn sign_in_first(request: &Request) -> Response {

@@ -12,7 +12,7 @@ use super::UiState;
 use super::error::UiError;
 use super::layout::bare_page;
 use super::session::{self, CSRF_FIELD, SIGN_IN_COOKIE, random_token, same_secret};
-use crate::api::auth::token_hash;
+use crate::auth::token_hash;
 
 pub fn routes() -> Router<UiState> {
     Router::new()

@@ -14,7 +14,7 @@ use super::UiState;
 use super::error::UiError;
 use super::layout::{Nav, Page, csrf_field, time_ago};
 use super::session::{Viewer, is_htmx};
-use crate::api::auth::RevokeError;
+use crate::auth::RevokeError;
 use crate::store::{Role, TokenRecord};
 
 pub fn routes() -> Router<UiState> {

@@ -28,7 +28,17 @@ export default async function (t) {
   }
   t.check((await nav.locator(".role").textContent()) === "admin", "the sidebar shows the role");
 
+  // A path no page answers: a 404 page in the layout, not JSON.
+  const missing = await page.goto("/connectors/nope/x");
+  t.check(missing.status() === 404, `an unknown page answers 404 (${missing.status()})`);
+  t.check(await page.getByRole("heading", { name: "Page not found" }).isVisible(), "the 404 page says so");
+  t.check(await nav.isVisible(), "the 404 page keeps the sidebar");
+  await t.settled("not-found");
+
   await t.signOut();
   await page.goto("/connectors");
   t.check(new URL(page.url()).pathname === "/sign-in", "after sign-out the session is gone");
+  const signedOut = await page.goto("/whatever");
+  t.check(signedOut.status() === 404, "signed out, an unknown page answers 404 too");
+  t.check(await page.getByRole("link", { name: "Sign in" }).isVisible(), "and offers to sign in");
 }
