@@ -90,8 +90,7 @@ pub async fn execute(
             .http_calls
             .into_iter()
             .map(|mut call| {
-                call.url = context.redactor.redact(&call.url).into_owned();
-                call.error = call.error.map(|e| context.redactor.redact(&e).into_owned());
+                call.redact(&context.redactor);
                 call
             })
             .collect(),
