@@ -175,7 +175,8 @@ impl ConnectorService {
         self.cache.invalidate();
     }
 
-    /// Wait for queued history writes (graceful shutdown).
+    /// Wait for queued history writes (graceful shutdown, or a read of the
+    /// history that must include an execution just answered).
     pub async fn flush(&self) {
         self.history.flush().await;
     }
