@@ -74,8 +74,9 @@ pub struct ExecutionOutput {
     /// The connector's log lines ({level, message, ...}), secrets masked.
     #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub logs: Vec<Value>,
-    /// The HTTP requests it made ({method, url, status, durationMs, ...}),
-    /// secrets masked.
+    /// The HTTP requests it made ({method, url, status, durationMs,
+    /// requestHeaders, responseHeaders, requestBody, responseBody}; bodies as
+    /// bounded previews), secrets masked.
     #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub http_calls: Vec<Value>,
 }
