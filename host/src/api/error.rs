@@ -54,6 +54,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, "CONNECTOR_NOT_FOUND", None),
             ServiceError::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN", None),
             ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", None),
+            ServiceError::TooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "DEFINITION_TOO_LARGE", None)
+            }
             ServiceError::ScriptSyntax { line, column, .. } => (
                 StatusCode::BAD_REQUEST,
                 "SCRIPT_SYNTAX_ERROR",

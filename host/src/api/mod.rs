@@ -18,9 +18,17 @@ use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::service::ConnectorService;
 
-/// The largest request body accepted, except by `parse-oas` (scripts and
-/// configs fit many times over).
+/// The largest request body accepted, except by `parse-oas` and connector
+/// create and update (scripts and configs fit many times over).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest body of `POST /api/connectors` and `PUT
+/// /api/connectors/:id`: an `oas` draft carries its spec (up to the
+/// parse-oas limit) and the script and schema generated from it. The
+/// service refuses anything else over [`MAX_BODY_BYTES`] (413
+/// `DEFINITION_TOO_LARGE`).
+pub const MAX_DEFINITION_BODY_BYTES: usize =
+    oas::MAX_SPEC_BODY_BYTES + crate::service::MAX_OAS_DRAFT_BYTES;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -37,6 +45,8 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
+    /// What the agents' WebSocket endpoint works with.
+    pub agent_endpoint: crate::agent::endpoint::AgentEndpoint,
 }
 
 /// The whole API.
@@ -44,13 +54,17 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .route(
             "/connectors",
-            get(connectors::list).post(connectors::create),
+            get(connectors::list).post(connectors::create).layer(
+                // The limit applies to `post` only; `get` has no body.
+                DefaultBodyLimit::max(MAX_DEFINITION_BODY_BYTES),
+            ),
         )
         .route(
             "/connectors/{id}",
             get(connectors::get)
                 .put(connectors::update)
-                .delete(connectors::delete),
+                .delete(connectors::delete)
+                .layer(DefaultBodyLimit::max(MAX_DEFINITION_BODY_BYTES)),
         )
         .route(
             "/connectors/parse-oas",
@@ -78,15 +92,19 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(meta::health))
         .route("/openapi.json", get(meta::openapi))
         // Agents authenticate with the token in their registration message.
-        .route(
-            "/connectors/agents/ws",
-            get(crate::agent::endpoint::upgrade),
+        .merge(
+            Router::new()
+                .route(
+                    "/connectors/agents/ws",
+                    get(crate::agent::endpoint::upgrade),
+                )
+                .with_state(state.agent_endpoint.clone()),
         );
     Router::new()
         .nest("/api", protected.merge(public))
         .route("/metrics", get(meta::metrics))
         .fallback(meta::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_DEFINITION_BODY_BYTES))
         .with_state(state)
 }

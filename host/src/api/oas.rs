@@ -3,9 +3,9 @@
 use axum::Json;
 use axum::http::StatusCode;
 use serde::Deserialize;
-use serde_json::Value;
 
 use super::error::{ApiError, ApiJson};
+use crate::model::OpenApiSpec;
 use crate::oas::{Draft, Selection};
 
 /// Specs can be large (GitHub's is ~13 MB of JSON).
@@ -15,7 +15,7 @@ pub const MAX_SPEC_BODY_BYTES: usize = 64 * 1024 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct ParseRequest {
     /// The spec: an object, or JSON/YAML text.
-    spec: Value,
+    spec: OpenApiSpec,
     /// Optional subset of operations.
     #[serde(default)]
     select: Selection,
@@ -38,7 +38,7 @@ pub async fn parse(ApiJson(request): ApiJson<ParseRequest>) -> Result<Json<Draft
     }
     // Large specs take real CPU time: keep it off the async workers.
     let draft = tokio::task::spawn_blocking(move || {
-        let mut draft = crate::oas::draft(request.spec, &request.select)?;
+        let mut draft = crate::oas::draft_from(request.spec, &request.select)?;
         if let Some(base) = &request.base_url {
             crate::oas::draft::apply_base_url(&mut draft, base);
         }

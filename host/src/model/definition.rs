@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ConfigSchema;
+use super::{ConfigSchema, OpenApiSpec, Selection};
 use crate::imports::LogLevel;
 
 /// How a connector runs (the spec's `executionModel`).
@@ -80,15 +80,15 @@ pub struct ConnectorDefinition {
     /// object or JSON/YAML text). A PUT with a new one regenerates the
     /// script and commands and keeps the connection config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub openapi_spec: Option<Value>,
+    pub openapi_spec: Option<OpenApiSpec>,
     /// The operations imported from `openapiSpec` (all when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub openapi_select: Option<crate::oas::Selection>,
+    pub openapi_select: Option<Selection>,
 }
 
 /// A partial update: absent fields keep their value. In `config`, a field
 /// whose value is the mask (`***`) keeps its stored secret.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ConnectorPatch {
@@ -106,8 +106,8 @@ pub struct ConnectorPatch {
     pub endpoint_url: Option<String>,
     pub log_level: Option<LogLevel>,
     pub allowed_networks: Option<Vec<String>>,
-    pub openapi_spec: Option<Value>,
-    pub openapi_select: Option<crate::oas::Selection>,
+    pub openapi_spec: Option<OpenApiSpec>,
+    pub openapi_select: Option<Selection>,
 }
 
 impl ConnectorPatch {

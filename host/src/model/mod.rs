@@ -2,7 +2,9 @@
 //! body), its schema language, and validation of config and params.
 
 mod definition;
+mod openapi;
 mod schema;
 
 pub use definition::{ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name};
+pub use openapi::{OpenApiSpec, Selection};
 pub use schema::{CommandSchema, ConfigSchema, FieldSchema, FieldType, SchemaError};

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::{PluginError, PluginType};
 use crate::connectors::{BuiltinType, TypeRegistry};
 use crate::runtime::ScriptEngine;
-use crate::service::now_ms;
+use crate::clock::now_ms;
 
 /// What `GET /api/plugins` says about one plugin file.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -17,6 +17,9 @@ pub enum ServiceError {
     /// The definition is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// The definition is larger than its model allows.
+    #[error("{0}")]
+    TooLarge(String),
     /// The script does not compile.
     #[error("the script has a syntax error at line {line}, column {column}: {message}")]
     ScriptSyntax {
