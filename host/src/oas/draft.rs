@@ -30,7 +30,9 @@ pub struct Draft {
 
 /// The draft definition without the spec: what regeneration needs.
 pub fn generate(spec: &OpenApiSpec, selection: &Selection) -> Result<Draft, OasError> {
-    draft_inner(parse(spec)?, selection)
+    let (draft, parsed) = draft_inner(parse(spec)?, selection)?;
+    drop_elsewhere(parsed);
+    Ok(draft)
 }
 
 /// Build a draft from a parsed spec (an object, or JSON/YAML text in a
@@ -38,7 +40,7 @@ pub fn generate(spec: &OpenApiSpec, selection: &Selection) -> Result<Draft, OasE
 /// from an update.
 pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
     let kept = OpenApiSpec::from_value(&spec);
-    let mut draft = draft_inner(spec, selection)?;
+    let (mut draft, _) = draft_inner(spec, selection)?;
     keep_spec(&mut draft, kept, selection);
     Ok(draft)
 }
@@ -47,9 +49,23 @@ pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
 /// once, for generation, and the draft returns the client's text
 /// unchanged.
 pub fn draft_from(spec: OpenApiSpec, selection: &Selection) -> Result<Draft, OasError> {
-    let mut draft = draft_inner(parse(&spec)?, selection)?;
+    let (mut draft, parsed) = draft_inner(parse(&spec)?, selection)?;
+    drop_elsewhere(parsed);
     keep_spec(&mut draft, spec, selection);
     Ok(draft)
+}
+
+/// Free a parsed spec on another thread: the tree of a large one (millions
+/// of values) takes a noticeable time to free, which the caller need not
+/// wait for.
+fn drop_elsewhere(parsed: Value) {
+    let large = match &parsed {
+        Value::Object(map) => map.get("paths").and_then(Value::as_object).is_some_and(|p| p.len() > 1_000),
+        _ => false,
+    };
+    if large {
+        std::thread::spawn(move || drop(parsed));
+    }
 }
 
 fn keep_spec(draft: &mut Draft, spec: OpenApiSpec, selection: &Selection) {
@@ -71,7 +87,8 @@ pub fn parse(spec: &OpenApiSpec) -> Result<Value, OasError> {
     serde_json::from_str(text).map_err(|e| OasError::Unreadable(format!("invalid JSON: {e}")))
 }
 
-fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
+/// The draft, and the parsed spec for the caller to free.
+fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), OasError> {
     let spec = match spec {
         Value::String(text) => document::parse_text(&text)?,
         other => other,
@@ -158,7 +175,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
         openapi_spec: None,
         openapi_select: None,
     };
-    Ok(Draft {
+    let draft = Draft {
         definition,
         first_server,
         spec_version: match version {
@@ -167,7 +184,8 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
             SpecVersion::OpenApi31 => "3.1",
         },
         skipped,
-    })
+    };
+    Ok((draft, spec))
 }
 
 /// Resolve a relative server URL against `base`: the `baseUrl` field gets
