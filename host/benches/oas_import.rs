@@ -26,7 +26,11 @@ fn main() {
     let github = std::env::var("FLOH_GITHUB_SPEC").unwrap_or_else(|_| default.to_string());
     let mut paths = vec![github];
     if let Ok(more) = std::env::var("FLOH_OAS_SPECS") {
-        paths.extend(more.split(':').filter(|p| !p.is_empty()).map(str::to_string));
+        paths.extend(
+            more.split(':')
+                .filter(|p| !p.is_empty())
+                .map(str::to_string),
+        );
     }
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let options = ScriptEngineOptions {

@@ -103,10 +103,7 @@ impl Connection {
         } = registration;
         let agent_id = registration.agent_id.clone();
         let expires_at_ms = token.expires_at_ms;
-        let (session, outgoing) = self
-            .state
-            .hub
-            .connect(registration, token.id, public_key);
+        let (session, outgoing) = self.state.hub.connect(registration, token.id, public_key);
         tracing::info!(agent = %agent_id, connectors = ?session.registration.connector_names, "agent connected");
         let outcome = self.serve(&session, outgoing, expires_at_ms).await;
         self.state.hub.disconnect(&session);
@@ -179,10 +176,10 @@ impl Connection {
                 .connector_exists(name.clone())
                 .await
                 .map_err(|e| Refusal {
-                close_code: close_code::ERROR,
-                code: "INTERNAL",
-                message: format!("cannot check connectors: {e}"),
-            })?;
+                    close_code: close_code::ERROR,
+                    code: "INTERNAL",
+                    message: format!("cannot check connectors: {e}"),
+                })?;
             if !exists {
                 unknown.push(name.as_str());
             }

@@ -161,7 +161,12 @@ fn operation_v2(mut out: Map<String, Value>, consumes: &str, produces: &str) -> 
     let mut parameters = Vec::new();
     let mut form = Map::new();
     let mut form_required = Vec::new();
-    for parameter in given.as_ref().and_then(Value::as_array).into_iter().flatten() {
+    for parameter in given
+        .as_ref()
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         match parameter.get("in").and_then(Value::as_str) {
             Some("body") => {
                 let schema = parameter

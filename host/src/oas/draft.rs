@@ -9,9 +9,7 @@ use super::operations::{self, Skipped};
 use super::security::connection_config;
 use super::{OasError, script};
 pub use crate::model::Selection;
-use crate::model::{
-    CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionModel, OpenApiSpec,
-};
+use crate::model::{CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionModel, OpenApiSpec};
 
 /// An import's result.
 #[derive(Debug, Clone, Serialize)]
@@ -60,7 +58,10 @@ pub fn draft_from(spec: OpenApiSpec, selection: &Selection) -> Result<Draft, Oas
 /// wait for.
 fn drop_elsewhere(parsed: Value) {
     let large = match &parsed {
-        Value::Object(map) => map.get("paths").and_then(Value::as_object).is_some_and(|p| p.len() > 1_000),
+        Value::Object(map) => map
+            .get("paths")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.len() > 1_000),
         _ => false,
     };
     if large {

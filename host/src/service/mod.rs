@@ -18,8 +18,8 @@ use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
 pub use history::HistoryWriter;
-use prepare::{check_patch_size, check_size, compile, regenerate};
 pub use prepare::{MAX_DEFINITION_BYTES, MAX_OAS_DRAFT_BYTES, MAX_OAS_SCRIPT_BYTES};
+use prepare::{check_patch_size, check_size, compile, regenerate};
 pub use view::{ConnectorView, ExecutionResponse};
 
 use crate::agent::dispatch;
@@ -247,10 +247,7 @@ impl ConnectorService {
 
     /// Whether a connector with this id or name exists (nothing decrypted).
     pub async fn exists(&self, id_or_name: &str) -> Result<bool, ServiceError> {
-        Ok(self
-            .store
-            .connector_exists(id_or_name.to_string())
-            .await?)
+        Ok(self.store.connector_exists(id_or_name.to_string()).await?)
     }
 
     /// One connector, with the spec of an `oas` connector.

@@ -439,7 +439,9 @@ mod tests {
             .await
             .expect("insert");
         assert!(matches!(
-            store.insert_connector(record("c2", "crm"), None, None).await,
+            store
+                .insert_connector(record("c2", "crm"), None, None)
+                .await,
             Err(StoreError::NameTaken(_))
         ));
         assert_eq!(
@@ -540,7 +542,10 @@ mod tests {
             .expect("insert");
         assert_eq!(second.spec_digest.as_deref(), Some(digest.as_str()));
         assert_eq!(store.spec_count().await.expect("count"), 1);
-        assert_eq!(store.spec(digest.clone()).await.expect("spec"), Some(spec.clone()));
+        assert_eq!(
+            store.spec(digest.clone()).await.expect("spec"),
+            Some(spec.clone())
+        );
         // Re-sending the same spec keeps it; a new one replaces it.
         let same = store
             .update_connector(first, "a".into(), None, SpecChange::Set(Some(spec.clone())))
