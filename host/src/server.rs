@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 
+use crate::agent::endpoint::AgentEndpoint;
 use crate::agent::hub::{AgentHub, HubSettings};
 use crate::api::{self, AppState, auth::TokenAuth, metrics::Metrics};
 use crate::connectors::TypeRegistry;
@@ -72,8 +73,7 @@ impl ServeOptions {
     }
 }
 
-/// How often the plugin directory is polled.
-pub const PLUGIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+pub use crate::plugins::PLUGIN_POLL_INTERVAL;
 
 /// Everything a running server is made of.
 pub struct App {
@@ -154,11 +154,17 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             println!("Admin token (shown once, store it now): {}", issued.token);
         }
     }
+    let agent_tokens = crate::agent::tokens::AgentTokens::new(store.clone());
     Ok(App {
         state: AppState {
             service,
             auth,
-            agent_tokens: crate::agent::tokens::AgentTokens::new(store.clone()),
+            agent_endpoint: AgentEndpoint {
+                hub: agents.clone(),
+                tokens: agent_tokens.clone(),
+                store: store.clone(),
+            },
+            agent_tokens,
             agents,
             metrics: Arc::new(Metrics::default()),
             plugins: Some(plugins.clone()),
@@ -190,7 +196,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 let _ = tcp.set_nodelay(true);
             });
             axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(crate::signals::shutdown_signal())
                 .await?;
         }
         Some((cert, key)) => {
@@ -203,7 +209,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 if let Some(addr) = watcher.listening().await {
                     announce("https", addr);
                 }
-                shutdown_signal().await;
+                crate::signals::shutdown_signal().await;
                 watcher.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
             });
             axum_server::bind_rustls(options.listen, config)
@@ -230,22 +236,4 @@ fn announce(scheme: &str, addr: SocketAddr) {
     // Scripts and tests read this line to find the port.
     println!("floh listening on {scheme}://{addr}");
     tracing::info!(%addr, "listening");
-}
-
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

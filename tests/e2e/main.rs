@@ -3,6 +3,7 @@
 
 mod agent;
 mod authifi;
+mod big_specs;
 mod browser;
 mod contract;
 mod crm;

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::error::ApiError;
-use crate::service::{new_id, now_ms};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{Access, Role, Store, StoreError, TokenRecord};
 
 /// Looks tokens up, caching known ones (a token cannot change once issued).

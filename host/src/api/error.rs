@@ -97,6 +97,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN", None),
             ServiceError::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR", None),
             ServiceError::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC", None),
+            ServiceError::TooLarge(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "DEFINITION_TOO_LARGE", None)
+            }
             ServiceError::ScriptSyntax { line, column, .. } => (
                 StatusCode::BAD_REQUEST,
                 "SCRIPT_SYNTAX_ERROR",

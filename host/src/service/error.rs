@@ -23,6 +23,9 @@ pub enum ServiceError {
     /// An OpenAPI description could not be turned into a connector.
     #[error("{0}")]
     InvalidSpec(String),
+    /// The definition is larger than its model allows.
+    #[error("{0}")]
+    TooLarge(String),
     /// The script does not compile.
     #[error("the script has a syntax error at line {line}, column {column}: {message}")]
     ScriptSyntax {
