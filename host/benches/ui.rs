@@ -3,8 +3,8 @@
 //! sparkline), rendered by the real router over loopback with a signed-in
 //! session; target p99 ≤ 50 ms. Half are script connectors with 40 commands
 //! and a ~7 KB script, half external services; every one has a connection
-//! config with a secret, as real connectors do. Also reports the compressed JavaScript a page without an editor
-//! loads (htmx + app.js; target ≤ 40 KB).
+//! config with a secret, as real connectors do. Also reports the compressed
+//! JavaScript a page without an editor loads (htmx + app.js; target ≤ 40 KB).
 //! Run with `cargo bench -p floh --bench ui`.
 
 use std::net::SocketAddr;

@@ -15,7 +15,8 @@ use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::service::{new_id, now_ms};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{Access, Role, Store, StoreError, TokenRecord};
 
 /// Looks tokens up, caching known ones (a token cannot change once issued).

@@ -261,7 +261,8 @@ pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> any
             if !create {
                 return client.show(&draft, render::draft);
             }
-            let definition = draft["definition"].clone();
+            // A large API's draft is tens of megabytes: move it, don't copy it.
+            let definition = draft["definition"].take();
             let created = client
                 .call(reqwest::Method::POST, "/connectors", Some(definition))
                 .await?;

@@ -1,5 +1,5 @@
 //! Replacing decrypted secret values with `***` in everything that leaves a
-//! sandbox as text: log lines, error messages and recorded request URLs.
+//! sandbox as text: log lines, error messages and recorded HTTP calls.
 
 use std::borrow::Cow;
 
@@ -22,7 +22,29 @@ impl SecretRedactor {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let mut needles = Vec::new();
+        let mut redactor = Self::default();
+        redactor.add(secrets);
+        redactor
+    }
+
+    /// This redactor with more secret values (credentials an execution
+    /// learned on the way, such as an OAuth2 access token).
+    pub fn extended<I, S>(&self, secrets: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let mut redactor = self.clone();
+        redactor.add(secrets);
+        redactor
+    }
+
+    fn add<I, S>(&mut self, secrets: I)
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let needles = &mut self.needles;
         for secret in secrets {
             let secret = secret.as_ref();
             if secret.is_empty() {
@@ -40,9 +62,9 @@ impl SecretRedactor {
                 needles.push(encoded);
             }
         }
-        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        // Longest first; equal ones adjacent, for dedup.
+        needles.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         needles.dedup();
-        Self { needles }
     }
 
     /// Whether there is anything to redact.
@@ -59,6 +81,23 @@ impl SecretRedactor {
             }
         }
         text
+    }
+
+    /// The length of the longest end of `text` that is the start of a
+    /// secret (but not all of it): what to drop when `text` was cut from
+    /// something longer, so that no half of a secret is left behind.
+    pub fn trailing_partial(&self, text: &str) -> usize {
+        let text = text.as_bytes();
+        self.needles
+            .iter()
+            .filter_map(|needle| {
+                let needle = needle.as_bytes();
+                (1..needle.len().min(text.len() + 1))
+                    .rev()
+                    .find(|&k| text.ends_with(&needle[..k]))
+            })
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -78,6 +117,26 @@ mod tests {
     fn longer_secrets_are_masked_before_their_substrings() {
         let redactor = SecretRedactor::new(["abc", "abcdef"]);
         assert_eq!(redactor.redact("x abcdef y abc"), "x *** y ***");
+    }
+
+    #[test]
+    fn learned_secrets_are_masked_too() {
+        let redactor = SecretRedactor::new(["configured"]).extended(["learned-token"]);
+        assert_eq!(redactor.redact("configured learned-token"), "*** ***");
+    }
+
+    #[test]
+    fn the_start_of_a_cut_secret_is_found() {
+        let redactor = SecretRedactor::new(["sk-12345"]);
+        assert_eq!(redactor.trailing_partial("text sk-12"), 5);
+        assert_eq!(redactor.trailing_partial("text s"), 1);
+        assert_eq!(
+            redactor.trailing_partial("text sk-12345"),
+            0,
+            "whole, not partial"
+        );
+        assert_eq!(redactor.trailing_partial("text"), 0);
+        assert_eq!(redactor.trailing_partial(""), 0);
     }
 
     #[test]

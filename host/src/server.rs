@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::serve::ListenerExt as _;
 
+use crate::agent::endpoint::AgentEndpoint;
 use crate::agent::hub::{AgentHub, HubSettings};
 use crate::api::{self, AppState};
 use crate::auth::TokenAuth;
@@ -74,8 +75,7 @@ impl ServeOptions {
     }
 }
 
-/// How often the plugin directory is polled.
-pub const PLUGIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+pub use crate::plugins::PLUGIN_POLL_INTERVAL;
 
 /// Everything a running server is made of.
 pub struct App {
@@ -83,6 +83,8 @@ pub struct App {
     pub state: AppState,
     /// The plugin directory (watch it with [`PluginDirectory::watch`]).
     pub plugins: Arc<PluginDirectory>,
+    /// Host names the MCP endpoint answers besides loopback.
+    pub mcp: crate::mcp::McpSettings,
 }
 
 /// Open the data directory and build the application.
@@ -156,23 +158,29 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             println!("Admin token (shown once, store it now): {}", issued.token);
         }
     }
+    let agent_tokens = crate::agent::tokens::AgentTokens::new(store.clone());
     Ok(App {
         state: AppState {
             service,
             auth,
-            agent_tokens: crate::agent::tokens::AgentTokens::new(store.clone()),
+            agent_endpoint: AgentEndpoint {
+                hub: agents.clone(),
+                tokens: agent_tokens.clone(),
+                store: store.clone(),
+            },
+            agent_tokens,
             agents,
             metrics: Arc::new(Metrics::default()),
             plugins: Some(plugins.clone()),
-            mcp: options.mcp.clone(),
         },
         plugins,
+        mcp: options.mcp.clone(),
     })
 }
 
-/// Every route: the JSON API (and MCP) under `/api` and `/mcp`, the web UI
-/// at `/`. Each front end gets the same service, tokens and agents, and
-/// none reaches into another; `secure` when served over TLS.
+/// Every route: the JSON API under `/api`, MCP at `/mcp` and the web UI at
+/// `/`. Each front end gets the same service, tokens and agents, and none
+/// reaches into another; `secure` when served over TLS.
 pub fn router(app: &App, secure: bool) -> axum::Router {
     let state = &app.state;
     let ui = crate::ui::Shared {
@@ -183,7 +191,15 @@ pub fn router(app: &App, secure: bool) -> axum::Router {
         metrics: state.metrics.clone(),
         plugins: state.plugins.clone(),
     };
-    api::router(state.clone()).merge(crate::ui::router(ui, secure))
+    let mcp = crate::mcp::http::McpEndpoint {
+        service: state.service.clone(),
+        auth: state.auth.clone(),
+        metrics: state.metrics.clone(),
+        settings: app.mcp.clone(),
+    };
+    api::router(state.clone())
+        .merge(crate::mcp::http::routes(mcp))
+        .merge(crate::ui::router(ui, secure))
 }
 
 /// Serve until SIGINT/SIGTERM, then drain connections and pending writes.
@@ -206,7 +222,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 let _ = tcp.set_nodelay(true);
             });
             axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown_signal())
+                .with_graceful_shutdown(crate::signals::shutdown_signal())
                 .await?;
         }
         Some((cert, key)) => {
@@ -219,7 +235,7 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 if let Some(addr) = watcher.listening().await {
                     announce("https", addr);
                 }
-                shutdown_signal().await;
+                crate::signals::shutdown_signal().await;
                 watcher.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
             });
             axum_server::bind_rustls(options.listen, config)
@@ -246,22 +262,4 @@ fn announce(scheme: &str, addr: SocketAddr) {
     // Scripts and tests read this line to find the port.
     println!("floh listening on {scheme}://{addr}");
     tracing::info!(%addr, "listening");
-}
-
-pub(crate) async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut terminate =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(signal) => signal,
-                Err(_) => return std::future::pending().await,
-            };
-        tokio::select! {
-            _ = interrupt => {}
-            _ = terminate.recv() => {}
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = interrupt.await;
 }

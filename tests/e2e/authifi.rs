@@ -232,6 +232,31 @@ async fn authifi_manages_users_and_groups_with_one_reused_token() {
     let tested = exec(&api, "idp", "test", json!({})).await;
     assert_eq!(tested["success"], true, "{tested}");
     assert_eq!(tested["data"]["userCount"], 0);
+    // The plugin's OAuth2 token call is in the trace, with the client secret
+    // (configured) and the access token (learned from the answer) masked.
+    let token = &tested["httpCalls"][0];
+    assert!(
+        token["url"]
+            .as_str()
+            .is_some_and(|url| url.ends_with("/acme/oauth2/token")),
+        "{token}"
+    );
+    assert_eq!(
+        token["requestBody"]["text"],
+        "grant_type=client_credentials&client_id=cid&client_secret=***"
+    );
+    let answer = token["responseBody"]["text"].as_str().unwrap_or_default();
+    assert!(answer.contains(r#""access_token":"***""#), "{token}");
+    let calls = tested["httpCalls"].to_string();
+    let token_value = format!("t-{}", issued(&state));
+    assert!(
+        !calls.contains(SECRET) && !calls.contains(&format!("\"{token_value}\"")),
+        "{calls}"
+    );
+    assert!(
+        calls.contains(r#"{"name":"authorization","value":"Bearer ***"}"#),
+        "{calls}"
+    );
 
     let created = exec(
         &api,

@@ -317,7 +317,11 @@ async fn a_reimport_preview_shows_added_removed_and_changed_commands() {
     assert_eq!(preview["added"], json!(["createItem"]), "{preview}");
     assert_eq!(preview["removed"], json!(["deleteItem"]), "{preview}");
     // Every OpenAPI connector answers `test` as well.
-    assert_eq!(preview["unchanged"], json!(["getItem", "test"]), "{preview}");
+    assert_eq!(
+        preview["unchanged"],
+        json!(["getItem", "test"]),
+        "{preview}"
+    );
     assert_eq!(preview["changed"][0]["command"], "listItems", "{preview}");
     assert!(
         preview["changed"][0]["differences"][0]

@@ -4,6 +4,7 @@
 mod agent;
 mod authifi;
 mod authoring_api;
+mod big_specs;
 mod browser;
 mod contract;
 mod crm;

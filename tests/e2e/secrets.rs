@@ -2,7 +2,7 @@
 //! never logged, and a wrong key or tampered data is refused.
 
 use floh_e2e::{Server, ServerSettings};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::crm;
 
@@ -84,6 +84,111 @@ async fn the_secret_is_nowhere_in_the_database_or_the_logs_and_reads_are_masked(
     assert!(
         !server.printed().contains(crm::API_KEY),
         "the API key was printed by the server"
+    );
+}
+
+#[tokio::test]
+async fn execution_results_show_headers_and_body_previews_with_secrets_masked() {
+    let (crm_url, _) = crm::start().await;
+    let data = tempfile::tempdir().expect("data dir");
+    let server = Server::start(data.path());
+    let api = server.admin();
+    assert_eq!(
+        api.post("/api/connectors", crm::definition("my-crm", &crm_url))
+            .await
+            .0,
+        201
+    );
+    let (_, listed) = api
+        .post(
+            "/api/connectors/my-crm/execute",
+            json!({"command": "listContacts"}),
+        )
+        .await;
+    assert_eq!(listed["success"], true, "{listed}");
+    let call = &listed["httpCalls"][0];
+    assert_eq!(
+        call["requestHeaders"],
+        json!([{"name": "authorization", "value": "Bearer ***"}]),
+        "the script's one header, masked by name: {call}"
+    );
+    assert!(
+        call["responseHeaders"]
+            .as_array()
+            .expect("response headers")
+            .contains(&json!({"name": "content-type", "value": "application/json"})),
+        "{call}"
+    );
+    let body = r#"{"data":[{"id":"c1"},{"id":"c2"}],"total":2}"#;
+    assert_eq!(
+        call["responseBody"],
+        json!({"size": body.len(), "text": body, "truncated": false, "binary": false})
+    );
+    assert!(
+        call.get("requestBody").is_none(),
+        "a GET sends no body: {call}"
+    );
+
+    // A script that puts the key in an ordinary header and in the body, and
+    // gets it echoed back: masked by value everywhere.
+    let mut chatty = crm::definition("chatty", &crm_url);
+    chatty["scriptSource"] = json!(
+        "function createContact() {\n\
+           var resp = floh.http.post(floh.config.baseUrl + '/api/contacts',\n\
+             JSON.stringify({ email: floh.config.apiKey, note: floh.params.email }),\n\
+             { 'Authorization': 'Bearer ' + floh.config.apiKey, 'Content-Type': 'application/json',\n\
+               'X-Client-Tag': 'tag-' + floh.config.apiKey });\n\
+           return { success: resp.status < 400 };\n\
+         }\n\
+         function listContacts() { return { success: true }; }\n\
+         function test() { return { success: true }; }"
+    );
+    assert_eq!(api.post("/api/connectors", chatty).await.0, 201);
+    let (_, created) = api
+        .post(
+            "/api/connectors/chatty/execute",
+            json!({"command": "createContact", "params": {"email": "ada@example.com", "firstName": "Ada", "lastName": "L"}}),
+        )
+        .await;
+    assert_eq!(created["success"], true, "{created}");
+    let call = &created["httpCalls"][0];
+    assert_eq!(call["status"], 201, "{call}");
+    let header = |name: &str| {
+        call["requestHeaders"]
+            .as_array()
+            .and_then(|headers| headers.iter().find(|h| h["name"] == name))
+            .map(|h| h["value"].clone())
+    };
+    assert_eq!(header("x-client-tag"), Some(json!("tag-***")), "{call}");
+    assert_eq!(header("authorization"), Some(json!("Bearer ***")));
+    assert_eq!(
+        call["requestBody"]["text"],
+        r#"{"email":"***","note":"ada@example.com"}"#
+    );
+    assert_eq!(call["responseBody"]["text"], r#"{"id":"new-***"}"#);
+    let text = created.to_string();
+    assert!(!text.contains(crm::API_KEY), "the key in clear: {text}");
+
+    // The stored history (written in the background) keeps the same
+    // masked record.
+    let mut history = Value::Null;
+    for _ in 0..100 {
+        let (status, read) = api.get("/api/connectors/chatty/executions").await;
+        assert_eq!(status, 200, "{read}");
+        history = read;
+        if history.as_array().is_some_and(|h| !h.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        history[0]["httpCalls"][0]["responseBody"]["text"],
+        r#"{"id":"new-***"}"#
+    );
+    let stored = serde_json::to_string(&history).expect("json");
+    assert!(
+        stored.contains("tag-***") && !stored.contains(crm::API_KEY),
+        "{stored}"
     );
 }
 

@@ -94,7 +94,7 @@ pub async fn run(options: AgentOptions) -> anyhow::Result<()> {
     );
     let (stopping, stop) = watch::channel(false);
     tokio::spawn(async move {
-        crate::server::shutdown_signal().await;
+        crate::signals::shutdown_signal().await;
         let _ = stopping.send(true);
     });
     let mut backoff = Backoff::new(options.min_backoff, options.max_backoff);
@@ -137,7 +137,7 @@ async fn build_runner(options: &AgentOptions) -> anyhow::Result<CommandRunner> {
         );
         directory.scan().await;
         // The agent runs until the process ends; so does the watcher.
-        drop(directory.watch(crate::server::PLUGIN_POLL_INTERVAL));
+        drop(directory.watch(crate::plugins::PLUGIN_POLL_INTERVAL));
     }
     Ok(CommandRunner::new(
         engine,

@@ -60,7 +60,7 @@ pub async fn execute(
 ) -> Execution {
     let started = Instant::now();
     let agent = slot.session().registration.agent_id.clone();
-    let command_id = crate::service::new_id("cmd");
+    let command_id = crate::ids::new_id("cmd");
     let outcome = match seal_config(&slot, &command_id, &context.config) {
         Err(error) => Err(error),
         Ok(config) => {
@@ -90,8 +90,7 @@ pub async fn execute(
             .http_calls
             .into_iter()
             .map(|mut call| {
-                call.url = context.redactor.redact(&call.url).into_owned();
-                call.error = call.error.map(|e| context.redactor.redact(&e).into_owned());
+                call.redact(&context.redactor);
                 call
             })
             .collect(),

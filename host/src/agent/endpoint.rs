@@ -17,12 +17,13 @@ use axum::response::Response;
 use futures::SinkExt as _;
 use tokio::sync::mpsc;
 
+use super::hub::AgentHub;
 use super::protocol::{AgentMessage, Registration, ServerMessage};
 use super::seal;
 use super::session::{AgentSession, Eviction};
-use crate::api::AppState;
-use crate::service::now_ms;
-use crate::store::AgentTokenRecord;
+use super::tokens::AgentTokens;
+use crate::clock::now_ms;
+use crate::store::{AgentTokenRecord, Store};
 
 /// The longest agent id and name accepted.
 const MAX_ID_CHARS: usize = 128;
@@ -32,9 +33,22 @@ const MAX_CONNECTORS: usize = 256;
 /// reads the reason instead of a reset connection.
 const CLOSE_LINGER: Duration = Duration::from_millis(500);
 
+/// What the endpoint works with, handed to it by the server's wiring: the
+/// hub sessions join, the agent tokens registrations are checked against,
+/// and the store that says which connectors exist.
+#[derive(Clone)]
+pub struct AgentEndpoint {
+    /// Connected agents.
+    pub hub: Arc<AgentHub>,
+    /// Agent tokens.
+    pub tokens: AgentTokens,
+    /// Connector records (only their names and ids are read).
+    pub store: Store,
+}
+
 /// Upgrade to the agent protocol, with the hub's size limits.
-pub async fn upgrade(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
-    let settings = state.agents.settings().clone();
+pub async fn upgrade(State(state): State<AgentEndpoint>, upgrade: WebSocketUpgrade) -> Response {
+    let settings = state.hub.settings().clone();
     upgrade
         .max_message_size(settings.max_message_bytes)
         .max_frame_size(settings.max_frame_bytes)
@@ -70,7 +84,7 @@ impl Refusal {
 
 struct Connection {
     socket: WebSocket,
-    state: AppState,
+    state: AgentEndpoint,
 }
 
 impl Connection {
@@ -89,13 +103,10 @@ impl Connection {
         } = registration;
         let agent_id = registration.agent_id.clone();
         let expires_at_ms = token.expires_at_ms;
-        let (session, outgoing) = self
-            .state
-            .agents
-            .connect(registration, token.id, public_key);
+        let (session, outgoing) = self.state.hub.connect(registration, token.id, public_key);
         tracing::info!(agent = %agent_id, connectors = ?session.registration.connector_names, "agent connected");
         let outcome = self.serve(&session, outgoing, expires_at_ms).await;
-        self.state.agents.disconnect(&session);
+        self.state.hub.disconnect(&session);
         match outcome {
             Ok(()) => tracing::info!(agent = %agent_id, "agent disconnected"),
             Err(refusal) => {
@@ -107,7 +118,7 @@ impl Connection {
 
     /// Read and check the registration message.
     async fn register(&mut self) -> Result<Registered, Refusal> {
-        let timeout = self.state.agents.settings().registration_timeout;
+        let timeout = self.state.hub.settings().registration_timeout;
         let first = match tokio::time::timeout(timeout, self.socket.recv()).await {
             Err(_) => {
                 return Err(Refusal::policy(
@@ -136,7 +147,7 @@ impl Connection {
         })?;
         let token = self
             .state
-            .agent_tokens
+            .tokens
             .verify(&registration.api_token)
             .await
             .map_err(|e| Refusal::policy(e.code(), e.to_string()))?;
@@ -159,11 +170,16 @@ impl Connection {
             .map_err(|e| Refusal::policy("INVALID_PUBLIC_KEY", e.to_string()))?;
         let mut unknown = Vec::new();
         for name in &registration.connector_names {
-            let exists = self.state.service.exists(name).await.map_err(|e| Refusal {
-                close_code: close_code::ERROR,
-                code: "INTERNAL",
-                message: format!("cannot check connectors: {e}"),
-            })?;
+            let exists = self
+                .state
+                .store
+                .connector_exists(name.clone())
+                .await
+                .map_err(|e| Refusal {
+                    close_code: close_code::ERROR,
+                    code: "INTERNAL",
+                    message: format!("cannot check connectors: {e}"),
+                })?;
             if !exists {
                 unknown.push(name.as_str());
             }
@@ -189,7 +205,7 @@ impl Connection {
         mut outgoing: mpsc::UnboundedReceiver<ServerMessage>,
         token_expires_at_ms: Option<u64>,
     ) -> Result<(), Refusal> {
-        let settings = self.state.agents.settings().clone();
+        let settings = self.state.hub.settings().clone();
         let registered = ServerMessage::Registered {
             server_version: env!("CARGO_PKG_VERSION").to_string(),
             heartbeat_seconds: settings.heartbeat.as_secs().max(1),

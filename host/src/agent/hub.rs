@@ -24,7 +24,7 @@ use x25519_dalek::PublicKey;
 
 use super::protocol::{Registration, ServerMessage};
 use super::session::{AgentSession, Slot};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::store::{AgentRecord, Store};
 
 /// Limits and timings of the agent channel.

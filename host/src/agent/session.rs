@@ -13,7 +13,7 @@ use x25519_dalek::PublicKey;
 
 use super::hub::AgentStatus;
 use super::protocol::{AgentCommand, AgentResponse, Registration, ServerMessage};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::store::AgentRecord;
 
 /// Why a session is being closed by the server.

@@ -11,7 +11,8 @@ use chacha20poly1305::aead::OsRng;
 use chacha20poly1305::aead::rand_core::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::service::{new_id, now_ms};
+use crate::clock::now_ms;
+use crate::ids::new_id;
 use crate::store::{AgentTokenRecord, AgentTokenState, Store, StoreError};
 
 /// The prefix of every agent token.

@@ -181,10 +181,10 @@ pub async fn remove(
         (status = 426, description = "`NOT_A_WEBSOCKET`: the connection cannot be upgraded", body = ErrorBody),
     ))]
 pub async fn socket(
-    state: State<AppState>,
+    State(state): State<AppState>,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let upgrade =
         upgrade.map_err(|e| ApiError::new(e.status(), "NOT_A_WEBSOCKET", e.body_text()))?;
-    Ok(crate::agent::endpoint::upgrade(state, upgrade).await)
+    Ok(crate::agent::endpoint::upgrade(State(state.agent_endpoint.clone()), upgrade).await)
 }

@@ -6,11 +6,10 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ErrorBody};
-use crate::model::ConfigSchema;
+use crate::model::{ConfigSchema, OpenApiSpec};
 use crate::oas::Selection;
 use crate::service::{ConnectorService, ExternalProbe, ReimportPreview};
 
@@ -112,8 +111,7 @@ pub async fn probe_external(
 }))]
 pub struct ReimportRequest {
     /// The new description: an object, or JSON or YAML text.
-    #[schema(schema_with = super::oas::spec_schema)]
-    pub spec: Value,
+    pub spec: OpenApiSpec,
     /// The operations to import; by default the connector's own selection
     /// plus every operation the new description adds.
     #[serde(default)]

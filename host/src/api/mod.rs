@@ -21,9 +21,17 @@ use utoipa_axum::routes;
 
 use crate::service::ConnectorService;
 
-/// The largest request body accepted, except by `parse-oas` (scripts and
-/// configs fit many times over).
+/// The largest request body accepted, except by `parse-oas` and connector
+/// create and update (scripts and configs fit many times over).
 pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest body of `POST /api/connectors` and `PUT
+/// /api/connectors/:id`: an `oas` draft carries its spec (up to the
+/// parse-oas limit) and the script and schema generated from it. The
+/// service refuses anything else over [`MAX_BODY_BYTES`] (413
+/// `DEFINITION_TOO_LARGE`).
+pub const MAX_DEFINITION_BODY_BYTES: usize =
+    oas::MAX_SPEC_BODY_BYTES + crate::service::MAX_OAS_DRAFT_BYTES;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -40,8 +48,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
-    /// Host names the MCP endpoint answers besides loopback.
-    pub mcp: crate::mcp::McpSettings,
+    /// What the agents' WebSocket endpoint works with.
+    pub agent_endpoint: crate::agent::endpoint::AgentEndpoint,
 }
 
 /// The whole API.
@@ -49,15 +57,13 @@ pub fn router(state: AppState) -> Router {
     let (router, openapi) = routes(&state).split_for_parts();
     let document = Arc::new(document::ApiDocument::new(openapi));
     router
-        // MCP (Streamable HTTP) for AI clients, with the API's tokens.
-        .merge(crate::mcp::http::routes(&state))
         // Unknown API paths answer JSON; every other path is left to the
         // router merged beside this one (the web UI's HTML 404).
         .route("/api", any(meta::not_found))
         .route("/api/{*rest}", any(meta::not_found))
         .layer(Extension(document))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(RequestBodyLimitLayer::new(oas::MAX_SPEC_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_DEFINITION_BODY_BYTES))
         .with_state(state)
 }
 
@@ -83,17 +89,21 @@ pub fn router(state: AppState) -> Router {
 /// contract test (`tests/e2e/contract.rs`, schemathesis) checks the result
 /// against the running server.
 fn routes(state: &AppState) -> OpenApiRouter<AppState> {
-    let large_bodies = OpenApiRouter::new()
+    let specs = OpenApiRouter::new()
         .routes(routes!(oas::parse))
         .routes(routes!(authoring::reimport_preview))
         .layer(DefaultBodyLimit::max(oas::MAX_SPEC_BODY_BYTES));
-    let mut protected = OpenApiRouter::new()
+    // An `oas` draft carries its spec; the service refuses other
+    // definitions over `MAX_BODY_BYTES`.
+    let definitions = OpenApiRouter::new()
         .routes(routes!(connectors::list, connectors::create))
         .routes(routes!(
             connectors::get,
             connectors::update,
             connectors::delete
         ))
+        .layer(DefaultBodyLimit::max(MAX_DEFINITION_BODY_BYTES));
+    let mut protected = OpenApiRouter::new()
         .routes(routes!(connectors::check_script))
         .routes(routes!(authoring::script_template))
         .routes(routes!(authoring::probe_external))
@@ -111,7 +121,8 @@ fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(agents::revoke_token))
         .routes(routes!(agents::list))
         .routes(routes!(agents::remove))
-        .merge(large_bodies)
+        .merge(specs)
+        .merge(definitions)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

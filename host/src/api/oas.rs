@@ -3,12 +3,10 @@
 use axum::Json;
 use axum::extract::State;
 use serde::Deserialize;
-use serde_json::Value;
-
-use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Schema, Type};
 
 use super::AppState;
 use super::error::{ApiError, ApiJson, ErrorBody};
+use crate::model::OpenApiSpec;
 use crate::oas::{Draft, Selection};
 use crate::service::OpenApiParse;
 
@@ -33,8 +31,7 @@ pub const MAX_SPEC_BODY_BYTES: usize = 64 * 1024 * 1024;
 #[serde(deny_unknown_fields)]
 pub struct ParseRequest {
     /// The spec: an object, or JSON/YAML text.
-    #[schema(schema_with = spec_schema)]
-    spec: Value,
+    spec: OpenApiSpec,
     /// Optional subset of operations.
     #[serde(default, deserialize_with = "crate::model::json_shape::object")]
     select: Selection,
@@ -44,18 +41,6 @@ pub struct ParseRequest {
     #[serde(default, rename = "baseUrl")]
     #[schema(pattern = "^https?://")]
     base_url: Option<String>,
-}
-
-/// An OpenAPI 2.0/3.x document as an object, or its JSON or YAML text.
-pub(super) fn spec_schema() -> Schema {
-    let one_of = OneOfBuilder::new()
-        .item(ObjectBuilder::new().schema_type(Type::Object))
-        .item(ObjectBuilder::new().schema_type(Type::String))
-        .description(Some(
-            "The OpenAPI (2.0, 3.0 or 3.1) description: an object, or JSON or YAML text.",
-        ))
-        .build();
-    Schema::OneOf(one_of)
 }
 
 /// Import an OpenAPI description: a draft connector (ready for

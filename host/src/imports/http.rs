@@ -5,17 +5,25 @@
 //! are followed hop by hop so each hop is checked again, credentials are not
 //! forwarded to another origin, and every hop is recorded. Responses are read
 //! up to a size cap and everything is bounded by the invocation's deadline.
+//! Each call is recorded with its headers and the start of its bodies,
+//! masked (see [`record`]).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{self, HeaderMap, HeaderName, HeaderValue};
-use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::bindings::http::{Host, HttpError, Method, Request, Response};
 use crate::egress::{EgressPolicy, resolver::denied_reason};
 use crate::redact::SecretRedactor;
+
+mod record;
+
+pub use record::{
+    BodyPreview, HttpCall, HttpHeader, PREVIEW_BUDGET_BYTES, PREVIEW_BYTES, is_credential_header,
+};
+use record::{Previewer, credentials_in, masked_headers};
 
 /// Caps on the HTTP traffic of one execution.
 #[derive(Debug, Clone, Copy)]
@@ -41,33 +49,35 @@ impl Default for HttpLimits {
     }
 }
 
-/// One request (or redirect hop) an execution made, for the execution record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct HttpCall {
-    /// Upper-case method.
-    pub method: String,
-    /// The URL, with secrets masked.
-    pub url: String,
-    /// The response status, when there was a response.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    /// Why there was no response.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Time from send to the end of the body.
-    pub duration_ms: u64,
-}
-
 /// The HTTP import of one execution.
 pub struct HttpImport {
     client: reqwest::Client,
     policy: EgressPolicy,
     limits: HttpLimits,
     deadline: Instant,
+    /// The connector's secrets, plus credentials learned from token calls.
     redactor: Arc<SecretRedactor>,
     requests: u32,
     calls: Vec<HttpCall>,
+    previews: Previewer,
+}
+
+/// One hop as sent, for its record.
+struct Sent<'a> {
+    method: &'a reqwest::Method,
+    url: &'a Url,
+    headers: &'a HeaderMap,
+    body: Option<&'a [u8]>,
+    started: Instant,
+}
+
+/// What came back, for the record.
+#[derive(Default)]
+struct Received<'a> {
+    status: Option<u16>,
+    headers: Option<&'a HeaderMap>,
+    body: Option<&'a [u8]>,
+    error: Option<&'a HttpError>,
 }
 
 impl HttpImport {
@@ -92,6 +102,7 @@ impl HttpImport {
             redactor,
             requests: 0,
             calls: Vec::new(),
+            previews: Previewer::default(),
         }
     }
 
@@ -120,21 +131,39 @@ impl HttpImport {
         let mut headers = header_map(&request.headers)?;
         let mut body = request.body;
         let mut hops = 0;
+        if let Some(body) = &body {
+            self.learn(body, headers.get(header::CONTENT_TYPE));
+        }
         loop {
             self.check_destination(&url)?;
-            let started = Instant::now();
+            let sent = Sent {
+                method: &method,
+                url: &url,
+                headers: &headers,
+                body: body.as_deref(),
+                started: Instant::now(),
+            };
             let response = self.send_once(&method, &url, &headers, body.as_ref()).await;
             let response = match response {
                 Ok(response) => response,
                 Err(error) => {
-                    self.record(&method, &url, None, Some(&error), started);
+                    let received = Received {
+                        error: Some(&error),
+                        ..Received::default()
+                    };
+                    self.record(sent, received);
                     return Err(error);
                 }
             };
             let status = response.status();
             let location = response.headers().get(header::LOCATION).cloned();
             if let (true, Some(location)) = (status.is_redirection(), location) {
-                self.record(&method, &url, Some(status.as_u16()), None, started);
+                let received = Received {
+                    status: Some(status.as_u16()),
+                    headers: Some(response.headers()),
+                    ..Received::default()
+                };
+                self.record(sent, received);
                 if hops == self.limits.max_redirects {
                     return Err(HttpError::LimitExceeded(format!(
                         "more than {} redirects",
@@ -169,10 +198,37 @@ impl HttpImport {
                 url = next;
                 continue;
             }
+            let response_headers = response.headers().clone();
             let result = self.read_response(response).await;
-            let error = result.as_ref().err();
-            self.record(&method, &url, Some(status.as_u16()), error, started);
+            let received = match &result {
+                Ok(response) => {
+                    let content_type = response_headers.get(header::CONTENT_TYPE);
+                    self.learn(&response.body, content_type);
+                    Received {
+                        status: Some(status.as_u16()),
+                        headers: Some(&response_headers),
+                        body: Some(&response.body),
+                        error: None,
+                    }
+                }
+                Err(error) => Received {
+                    status: Some(status.as_u16()),
+                    headers: Some(&response_headers),
+                    body: None,
+                    error: Some(error),
+                },
+            };
+            self.record(sent, received);
             return result;
+        }
+    }
+
+    /// Mask from now on the credentials in a token request or response.
+    fn learn(&mut self, body: &[u8], content_type: Option<&HeaderValue>) {
+        let content_type = content_type.and_then(|value| value.to_str().ok());
+        let found = credentials_in(body, content_type);
+        if !found.is_empty() {
+            self.redactor = Arc::new(self.redactor.extended(found));
         }
     }
 
@@ -270,20 +326,38 @@ impl HttpImport {
         HttpError::Connection(self.redactor.redact(&message).into_owned())
     }
 
-    fn record(
-        &mut self,
-        method: &reqwest::Method,
-        url: &Url,
-        status: Option<u16>,
-        error: Option<&HttpError>,
-        started: Instant,
-    ) {
+    fn record(&mut self, sent: Sent<'_>, received: Received<'_>) {
+        let redactor = &*self.redactor;
+        let content_type = |headers: &HeaderMap| {
+            headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let request_body = sent.body.and_then(|body| {
+            self.previews
+                .preview(body, content_type(sent.headers).as_deref(), redactor)
+        });
+        let response_body = received.body.and_then(|body| {
+            let content_type = received.headers.and_then(content_type);
+            self.previews
+                .preview(body, content_type.as_deref(), redactor)
+        });
         self.calls.push(HttpCall {
-            method: method.as_str().to_string(),
-            url: self.redactor.redact(url.as_str()).into_owned(),
-            status,
-            error: error.map(describe),
-            duration_ms: started.elapsed().as_millis() as u64,
+            method: sent.method.as_str().to_string(),
+            url: redactor.redact(sent.url.as_str()).into_owned(),
+            status: received.status,
+            error: received
+                .error
+                .map(|error| redactor.redact(&describe(error)).into_owned()),
+            duration_ms: sent.started.elapsed().as_millis() as u64,
+            request_headers: masked_headers(sent.headers, redactor),
+            response_headers: received
+                .headers
+                .map(|headers| masked_headers(headers, redactor))
+                .unwrap_or_default(),
+            request_body,
+            response_body,
         });
     }
 }
@@ -426,6 +500,122 @@ mod tests {
         assert!(
             matches!(result, Err(HttpError::LimitExceeded(_))),
             "{result:?}"
+        );
+    }
+
+    /// A token endpoint and an API echoing what it got, on loopback.
+    async fn token_server() -> String {
+        use axum::routing::{get, post};
+        let router = axum::Router::new()
+            .route(
+                "/token",
+                post(|| async {
+                    axum::Json(serde_json::json!({
+                        "access_token": "at-learned-77", "token_type": "Bearer", "expires_in": 60
+                    }))
+                }),
+            )
+            .route(
+                "/echo",
+                get(|uri: axum::http::Uri| async move { format!("you asked for {uri}") }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let address = listener.local_addr().expect("address");
+        tokio::spawn(async move { axum::serve(listener, router).await });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn token_calls_are_recorded_with_the_client_secret_and_the_token_masked() {
+        let base = token_server().await;
+        let mut http = import(EgressPolicy::unrestricted());
+        let token = http
+            .request(Request {
+                method: Method::Post,
+                url: format!("{base}/token"),
+                headers: vec![
+                    (
+                        "content-type".into(),
+                        "application/x-www-form-urlencoded".into(),
+                    ),
+                    ("authorization".into(), "Basic Y2lkOnMzY3JldA==".into()),
+                ],
+                body: Some(
+                    b"grant_type=client_credentials&client_id=cid&client_secret=s3cret".to_vec(),
+                ),
+            })
+            .await
+            .expect("a token");
+        assert_eq!(token.status, 200);
+        let echo = http
+            .request(Request {
+                method: Method::Get,
+                url: format!("{base}/echo?access_token=at-learned-77"),
+                headers: vec![("authorization".into(), "Bearer at-learned-77".into())],
+                body: None,
+            })
+            .await
+            .expect("an answer");
+        assert!(
+            String::from_utf8_lossy(&echo.body).contains("at-learned-77"),
+            "the guest gets the real response"
+        );
+        let calls = http.into_calls();
+        let recorded = serde_json::to_string(&calls).expect("json");
+        for clear in ["s3cret", "at-learned-77", "Y2lkOnMzY3JldA"] {
+            assert!(!recorded.contains(clear), "{clear} in {recorded}");
+        }
+        let [token_call, echo_call] = &calls[..] else {
+            panic!("two calls: {calls:?}")
+        };
+        let header = |call: &HttpCall, name: &str| {
+            call.request_headers
+                .iter()
+                .find(|h| h.name == name)
+                .map(|h| h.value.clone())
+        };
+        assert_eq!(
+            header(token_call, "authorization").as_deref(),
+            Some("Basic ***")
+        );
+        assert_eq!(
+            token_call
+                .request_body
+                .as_ref()
+                .and_then(|b| b.text.as_deref()),
+            Some("grant_type=client_credentials&client_id=cid&client_secret=***")
+        );
+        let answer = token_call.response_body.as_ref().expect("a response body");
+        assert!(
+            answer
+                .text
+                .as_deref()
+                .is_some_and(|t| t.contains(r#""access_token":"***""#)),
+            "{answer:?}"
+        );
+        assert!(
+            token_call
+                .response_headers
+                .iter()
+                .any(|h| h.name == "content-type" && h.value == "application/json")
+        );
+        assert!(
+            echo_call.url.ends_with("/echo?access_token=***"),
+            "{}",
+            echo_call.url
+        );
+        assert_eq!(
+            header(echo_call, "authorization").as_deref(),
+            Some("Bearer ***")
+        );
+        assert_eq!(
+            echo_call
+                .response_body
+                .as_ref()
+                .and_then(|b| b.text.as_deref()),
+            Some("you asked for /echo?access_token=***")
         );
     }
 

@@ -11,5 +11,7 @@ pub mod log;
 
 pub use cache::{CacheImport, CacheLimits, SharedCache};
 pub use config::ConfigImport;
-pub use http::{HttpCall, HttpImport, HttpLimits};
+pub use http::{
+    BodyPreview, HttpCall, HttpHeader, HttpImport, HttpLimits, PREVIEW_BUDGET_BYTES, PREVIEW_BYTES,
+};
 pub use log::{LogCapture, LogEntry, LogLevel, LogLimits};

@@ -5,7 +5,6 @@
 use rmcp::model::{CallToolResult, ContentBlock};
 use serde_json::{Value, json};
 
-use crate::api::error::ApiError;
 use crate::service::ServiceError;
 
 /// A failed tool call.
@@ -67,12 +66,16 @@ impl ToolError {
 
 impl From<ServiceError> for ToolError {
     fn from(error: ServiceError) -> Self {
-        // The API's mapping, so a code means the same on both front ends.
-        let api = ApiError::from(error);
+        // The service's codes, so a code means the same on every front end.
+        let (status, code) = error.status_and_code();
+        let message = error.to_string();
+        if status.is_server_error() {
+            tracing::error!(%message, "tool call failed");
+        }
         Self {
-            code: api.code.to_string(),
-            message: api.message,
-            details: api.details,
+            code: code.to_string(),
+            message,
+            details: error.details(),
             extra: None,
         }
     }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use rmcp::model::ProgressNotificationParam;
 use rmcp::service::{RequestContext, RoleServer};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::errors::ToolError;
@@ -37,47 +37,6 @@ pub struct ExecuteInput {
     /// A deadline in milliseconds (default: the server's).
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-}
-
-/// The result of an execution: the same fields as `POST
-/// /api/connectors/{id}/execute`.
-#[derive(Debug, Serialize, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExecutionOutput {
-    /// Id of this execution in the connector's history.
-    pub execution_id: String,
-    /// The connector's name.
-    pub connector: String,
-    /// How it ran: `built_in`, `script`, `external` or `oas`.
-    pub execution_model: String,
-    /// The command run.
-    pub command: String,
-    /// Whether the command succeeded.
-    pub success: bool,
-    /// The command's result data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub data: Option<Value>,
-    /// Output variables for the workflow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_variables: Option<Value>,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// Set when the execution itself failed, e.g. `TIMEOUT`, `COMMAND_THREW`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error_code: Option<String>,
-    /// The JavaScript stack of a thrown error.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stack: Option<String>,
-    /// Wall time in milliseconds.
-    pub duration_ms: u64,
-    /// The connector's log lines ({level, message, ...}), secrets masked.
-    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
-    pub logs: Vec<Value>,
-    /// The HTTP requests it made ({method, url, status, durationMs, ...}),
-    /// secrets masked.
-    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
-    pub http_calls: Vec<Value>,
 }
 
 /// `test_connector`.

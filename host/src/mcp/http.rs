@@ -4,16 +4,18 @@
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{Request, State};
+use axum::http::{StatusCode, header};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 
 use super::FlohMcp;
-use crate::api::AppState;
-use crate::api::error::ApiError;
+use crate::auth::{AuthError, TokenAuth};
+use crate::metrics::Metrics;
+use crate::service::ConnectorService;
 
 /// The path the MCP endpoint is served at.
 pub const PATH: &str = "/mcp";
@@ -72,15 +74,29 @@ impl McpSettings {
     }
 }
 
+/// What the endpoint works with: the same service, tokens and metrics the
+/// other front ends are given.
+#[derive(Clone)]
+pub struct McpEndpoint {
+    /// Connector operations.
+    pub service: Arc<ConnectorService>,
+    /// The API's bearer tokens.
+    pub auth: TokenAuth,
+    /// Executions through MCP count like any other.
+    pub metrics: Arc<Metrics>,
+    /// Host names answered besides loopback.
+    pub settings: McpSettings,
+}
+
 /// The `/mcp` route, authenticated like the API.
-pub fn routes(state: &AppState) -> Router<AppState> {
+pub fn routes(endpoint: McpEndpoint) -> Router {
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(state.mcp.hosts())
-        .with_allowed_origins(state.mcp.origins())
+        .with_allowed_hosts(endpoint.settings.hosts())
+        .with_allowed_origins(endpoint.settings.origins())
         .enforce_origin_validation()
         .with_max_request_body_bytes(MAX_REQUEST_BYTES);
-    let service = state.service.clone();
-    let metrics = state.metrics.clone();
+    let service = endpoint.service.clone();
+    let metrics = endpoint.metrics.clone();
     let mcp = StreamableHttpService::new(
         move || Ok(FlohMcp::new(service.clone(), metrics.clone())),
         Arc::new(LocalSessionManager::default()),
@@ -88,22 +104,43 @@ pub fn routes(state: &AppState) -> Router<AppState> {
     );
     Router::new()
         .route_service(PATH, mcp)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            authenticate,
-        ))
+        .layer(axum::middleware::from_fn_with_state(endpoint, authenticate))
 }
 
 /// Every MCP request carries a token; its record goes with the request so
-/// each tool call checks the caller's role.
+/// each tool call checks the caller's role. Without a valid one: 401 with
+/// `WWW-Authenticate: Bearer` and the API's error body.
 async fn authenticate(
-    State(state): State<AppState>,
+    State(endpoint): State<McpEndpoint>,
     mut request: Request,
     next: Next,
-) -> Result<Response, ApiError> {
-    let record = state.auth.authenticate(request.headers()).await?;
-    request.extensions_mut().insert(record);
-    Ok(next.run(request).await)
+) -> Response {
+    match endpoint.auth.authenticate(request.headers()).await {
+        Ok(record) => {
+            request.extensions_mut().insert(record);
+            next.run(request).await
+        }
+        Err(error) => refusal(error),
+    }
+}
+
+fn refusal(error: AuthError) -> Response {
+    let (status, code) = match &error {
+        AuthError::Storage(_) => {
+            tracing::error!(%error, "authenticating an MCP request failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
+        }
+        AuthError::NoToken | AuthError::InvalidToken => (StatusCode::UNAUTHORIZED, "UNAUTHORIZED"),
+    };
+    let body = Json(serde_json::json!({"error": {"code": code, "message": error.to_string()}}));
+    let mut response = (status, body).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+    }
+    response
 }
 
 #[cfg(test)]

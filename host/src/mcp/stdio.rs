@@ -24,9 +24,13 @@ pub async fn run(server: &str, token: Option<String>) -> anyhow::Result<()> {
     let mut remote = StreamableHttpClientTransport::from_config(config);
     let mut local = IntoTransport::<RoleServer, _, _>::into_transport(rmcp::transport::stdio());
     tracing::info!(%url, "bridging MCP from stdin/stdout");
-    // Sends run concurrently (a long tool call must not hold up a
+    // Requests run concurrently (a long tool call must not hold up a
     // cancellation or a second request); failures come back here as
-    // JSON-RPC errors for the request that failed.
+    // JSON-RPC errors for the request that failed. Everything else
+    // (the handshake, notifications, replies) is sent in order and
+    // acknowledged before the next message is read: a request that overtook
+    // the `initialized` notification would reach a session that is not
+    // ready, and the server would drop it.
     let (failures, mut failed) = tokio::sync::mpsc::channel::<ServerJsonRpcMessage>(16);
     let mut first = true;
     loop {
@@ -34,6 +38,7 @@ pub async fn run(server: &str, token: Option<String>) -> anyhow::Result<()> {
             message = local.receive() => {
                 let Some(message) = message else { break };
                 let id = request_id(&message);
+                let in_order = std::mem::take(&mut first) || id.is_none();
                 let sending = Transport::<RoleClient>::send(&mut remote, message);
                 let failures = failures.clone();
                 let url = url.clone();
@@ -49,8 +54,7 @@ pub async fn run(server: &str, token: Option<String>) -> anyhow::Result<()> {
                         }
                     }
                 };
-                // The handshake goes first and alone.
-                if std::mem::take(&mut first) {
+                if in_order {
                     forward.await;
                 } else {
                     tokio::spawn(forward);

@@ -10,9 +10,9 @@ use super::connectors::{
     ConnectorOutput, ConnectorRef, ConnectorsOutput, CreateConnectorInput, ListConnectorsInput,
     NoArguments, TypesOutput, UpdateScriptInput, UpdateScriptOutput,
 };
-use super::execution::{ExecuteInput, ExecutionOutput};
+use super::execution::ExecuteInput;
 use super::schema::{input, output};
-use crate::service::{OpenApiImport, ScriptGeneration};
+use crate::service::{ExecutionResponse, OpenApiImport, ScriptGeneration};
 use crate::store::Role;
 
 /// Which tokens may call a tool; the same split as the HTTP API, where an
@@ -174,7 +174,7 @@ pub static TOOLS: [ToolSpec; 9] = [
         idempotent: true,
         open_world: true,
         input: input::<ConnectorRef>,
-        output: output::<ExecutionOutput>,
+        output: output::<ExecutionResponse>,
     },
     ToolSpec {
         name: "execute_connector_command",
@@ -186,7 +186,7 @@ pub static TOOLS: [ToolSpec; 9] = [
         idempotent: false,
         open_world: true,
         input: input::<ExecuteInput>,
-        output: output::<ExecutionOutput>,
+        output: output::<ExecutionResponse>,
     },
 ];
 

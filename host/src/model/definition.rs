@@ -3,11 +3,22 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::ConfigSchema;
+use super::{ConfigSchema, OpenApiSpec, Selection};
 use crate::imports::LogLevel;
 
 /// How a connector runs (the spec's `executionModel`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum ExecutionModel {
     /// An instance of a registered built-in type.
@@ -100,19 +111,19 @@ pub struct ConnectorDefinition {
     /// object or JSON/YAML text). A PUT with a new one regenerates the
     /// script and commands and keeps the connection config.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub openapi_spec: Option<Value>,
+    pub openapi_spec: Option<OpenApiSpec>,
     /// The operations imported from `openapiSpec` (all when absent).
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
         deserialize_with = "super::json_shape::optional_object"
     )]
-    pub openapi_select: Option<crate::oas::Selection>,
+    pub openapi_select: Option<Selection>,
 }
 
 /// A partial update: absent fields keep their value. In `config`, a field
 /// whose value is the mask (`***`) keeps its stored secret.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[allow(missing_docs)]
 pub struct ConnectorPatch {
@@ -137,9 +148,13 @@ pub struct ConnectorPatch {
     pub endpoint_url: Option<String>,
     pub log_level: Option<LogLevel>,
     pub allowed_networks: Option<Vec<String>>,
-    pub openapi_spec: Option<Value>,
-    #[serde(default, deserialize_with = "super::json_shape::optional_object")]
-    pub openapi_select: Option<crate::oas::Selection>,
+    pub openapi_spec: Option<OpenApiSpec>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::json_shape::optional_object"
+    )]
+    pub openapi_select: Option<Selection>,
 }
 
 impl ConnectorPatch {

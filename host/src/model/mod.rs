@@ -3,8 +3,10 @@
 
 mod definition;
 pub mod json_shape;
+mod openapi;
 mod schema;
 pub mod whole_number;
 
 pub use definition::{ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name};
+pub use openapi::{OpenApiSpec, Selection};
 pub use schema::{CommandSchema, ConfigSchema, FieldSchema, FieldType, SchemaError};

@@ -77,7 +77,10 @@ pub fn normalize(spec: Value) -> Result<(SpecVersion, Value), OasError> {
 /// Rewrite a Swagger 2.0 document into the 3.x layout.
 fn from_swagger2(mut spec: Value) -> Value {
     rewrite_refs(&mut spec);
-    let object = spec.as_object().cloned().unwrap_or_default();
+    // Taken apart, not copied: a spec can be tens of megabytes.
+    let Value::Object(mut object) = spec else {
+        return Value::Object(Map::new());
+    };
     let consumes =
         first_string(object.get("consumes")).unwrap_or_else(|| "application/json".into());
     let produces =
@@ -86,7 +89,7 @@ fn from_swagger2(mut spec: Value) -> Value {
     out.insert("openapi".into(), json!("3.0.3"));
     out.insert(
         "info".into(),
-        object.get("info").cloned().unwrap_or_else(|| json!({})),
+        object.remove("info").unwrap_or_else(|| json!({})),
     );
     if let Some(host) = object.get("host").and_then(Value::as_str) {
         let base = object.get("basePath").and_then(Value::as_str).unwrap_or("");
@@ -99,8 +102,8 @@ fn from_swagger2(mut spec: Value) -> Value {
         out.insert("servers".into(), json!([{ "url": base }]));
     }
     let mut components = Map::new();
-    if let Some(definitions) = object.get("definitions") {
-        components.insert("schemas".into(), definitions.clone());
+    if let Some(definitions) = object.remove("definitions") {
+        components.insert("schemas".into(), definitions);
     }
     if let Some(parameters) = object.get("parameters").and_then(Value::as_object) {
         let converted: Map<String, Value> = parameters
@@ -109,10 +112,10 @@ fn from_swagger2(mut spec: Value) -> Value {
             .collect();
         components.insert("parameters".into(), Value::Object(converted));
     }
-    if let Some(responses) = object.get("responses").and_then(Value::as_object) {
+    if let Some(Value::Object(responses)) = object.remove("responses") {
         let converted: Map<String, Value> = responses
-            .iter()
-            .map(|(k, r)| (k.clone(), response_v2(r, &produces)))
+            .into_iter()
+            .map(|(k, r)| (k, response_v2(r, &produces)))
             .collect();
         components.insert("responses".into(), Value::Object(converted));
     }
@@ -124,46 +127,42 @@ fn from_swagger2(mut spec: Value) -> Value {
         components.insert("securitySchemes".into(), Value::Object(converted));
     }
     out.insert("components".into(), Value::Object(components));
-    if let Some(security) = object.get("security") {
-        out.insert("security".into(), security.clone());
+    if let Some(security) = object.remove("security") {
+        out.insert("security".into(), security);
     }
     let mut paths = Map::new();
-    for (path, item) in object
-        .get("paths")
-        .and_then(Value::as_object)
-        .into_iter()
-        .flatten()
-    {
-        let Some(item) = item.as_object() else {
+    let Some(Value::Object(items)) = object.remove("paths") else {
+        out.insert("paths".into(), Value::Object(paths));
+        return Value::Object(out);
+    };
+    for (path, item) in items {
+        let Value::Object(item) = item else {
             continue;
         };
         let mut converted = Map::new();
         for (key, value) in item {
-            if key == "parameters" {
-                converted.insert(key.clone(), parameters_v2(value));
-                continue;
-            }
-            let Some(operation) = value.as_object() else {
-                converted.insert(key.clone(), value.clone());
-                continue;
+            let value = match value {
+                value if key == "parameters" => parameters_v2(&value),
+                Value::Object(operation) => operation_v2(operation, &consumes, &produces),
+                other => other,
             };
-            converted.insert(key.clone(), operation_v2(operation, &consumes, &produces));
+            converted.insert(key, value);
         }
-        paths.insert(path.clone(), Value::Object(converted));
+        paths.insert(path, Value::Object(converted));
     }
     out.insert("paths".into(), Value::Object(paths));
     Value::Object(out)
 }
 
-fn operation_v2(operation: &Map<String, Value>, consumes: &str, produces: &str) -> Value {
-    let mut out = operation.clone();
-    let consumes = first_string(operation.get("consumes")).unwrap_or_else(|| consumes.to_string());
-    let produces = first_string(operation.get("produces")).unwrap_or_else(|| produces.to_string());
+fn operation_v2(mut out: Map<String, Value>, consumes: &str, produces: &str) -> Value {
+    let consumes = first_string(out.get("consumes")).unwrap_or_else(|| consumes.to_string());
+    let produces = first_string(out.get("produces")).unwrap_or_else(|| produces.to_string());
+    let given = out.remove("parameters");
     let mut parameters = Vec::new();
     let mut form = Map::new();
     let mut form_required = Vec::new();
-    for parameter in operation
-        .get("parameters")
+    for parameter in given
+        .as_ref()
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
@@ -204,10 +203,10 @@ fn operation_v2(operation: &Map<String, Value>, consumes: &str, produces: &str) 
     out.insert("parameters".into(), Value::Array(parameters));
     out.remove("consumes");
     out.remove("produces");
-    if let Some(responses) = operation.get("responses").and_then(Value::as_object) {
+    if let Some(Value::Object(responses)) = out.remove("responses") {
         let converted: Map<String, Value> = responses
-            .iter()
-            .map(|(k, r)| (k.clone(), response_v2(r, &produces)))
+            .into_iter()
+            .map(|(k, r)| (k, response_v2(r, &produces)))
             .collect();
         out.insert("responses".into(), Value::Object(converted));
     }
@@ -253,11 +252,10 @@ fn schema_of_v2_parameter(parameter: &Value) -> Value {
     Value::Object(schema)
 }
 
-fn response_v2(response: &Value, produces: &str) -> Value {
-    let Some(object) = response.as_object() else {
-        return response.clone();
+fn response_v2(response: Value, produces: &str) -> Value {
+    let Value::Object(mut out) = response else {
+        return response;
     };
-    let mut out = object.clone();
     if let Some(schema) = out.remove("schema") {
         out.insert("content".into(), json!({produces: {"schema": schema}}));
     }

@@ -8,30 +8,8 @@ use super::document::{self, SpecVersion};
 use super::operations::{self, Skipped};
 use super::security::connection_config;
 use super::{OasError, script};
-use crate::model::{CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionModel};
-
-/// Which operations to import (all when every list is empty). An operation
-/// is kept when its operationId, one of its tags, or its path is listed.
-#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize, Serialize, utoipa::ToSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct Selection {
-    /// operationIds.
-    #[serde(default)]
-    pub operation_ids: Vec<String>,
-    /// Tags.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Path templates.
-    #[serde(default)]
-    pub paths: Vec<String>,
-}
-
-impl Selection {
-    /// Whether nothing is selected (everything is imported).
-    pub fn is_empty(&self) -> bool {
-        self.operation_ids.is_empty() && self.tags.is_empty() && self.paths.is_empty()
-    }
-}
+pub use crate::model::Selection;
+use crate::model::{CommandSchema, ConfigSchema, ConnectorDefinition, ExecutionModel, OpenApiSpec};
 
 /// An import's result.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -43,6 +21,9 @@ pub struct Draft {
     pub spec_version: &'static str,
     /// Operations that did not become commands, and why.
     pub skipped: Vec<Skipped>,
+    /// The first server's URL, for [`apply_base_url`].
+    #[serde(skip)]
+    pub first_server: Option<String>,
     /// The operations that became commands, in document order: what a
     /// person picks from (grouped by tag) and what a `Selection` matches.
     pub operations: Vec<ImportedOperation>,
@@ -69,25 +50,78 @@ pub struct ImportedOperation {
 }
 
 /// The draft definition without the spec: what regeneration needs.
-pub fn generate(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
-    draft_inner(spec, selection)
-}
-
-/// Build a draft from a spec (an object, or JSON/YAML text in a string). The
-/// draft keeps the spec, so the connector can be regenerated from an update.
-pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
-    let mut draft = draft_inner(spec.clone(), selection)?;
-    draft.definition.openapi_spec = Some(spec);
-    draft.definition.openapi_select = (!selection.is_empty()).then(|| selection.clone());
+pub fn generate(spec: &OpenApiSpec, selection: &Selection) -> Result<Draft, OasError> {
+    let (draft, parsed) = draft_inner(parse(spec)?, selection)?;
+    drop_elsewhere(parsed);
     Ok(draft)
 }
 
-fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
+/// Build a draft from a parsed spec (an object, or JSON/YAML text in a
+/// string). The draft keeps the spec, so the connector can be regenerated
+/// from an update.
+pub fn draft(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
+    let kept = OpenApiSpec::from_value(&spec);
+    let (mut draft, _) = draft_inner(spec, selection)?;
+    keep_spec(&mut draft, kept, selection);
+    Ok(draft)
+}
+
+/// Build a draft from a spec as the client sent it. The spec is parsed
+/// once, for generation, and the draft returns the client's text
+/// unchanged.
+pub fn draft_from(spec: OpenApiSpec, selection: &Selection) -> Result<Draft, OasError> {
+    let (mut draft, parsed) = draft_inner(parse(&spec)?, selection)?;
+    drop_elsewhere(parsed);
+    keep_spec(&mut draft, spec, selection);
+    Ok(draft)
+}
+
+/// Free a parsed spec on another thread: the tree of a large one (millions
+/// of values) takes a noticeable time to free, which the caller need not
+/// wait for.
+fn drop_elsewhere(parsed: Value) {
+    let large = match &parsed {
+        Value::Object(map) => map
+            .get("paths")
+            .and_then(Value::as_object)
+            .is_some_and(|p| p.len() > 1_000),
+        _ => false,
+    };
+    if large {
+        std::thread::spawn(move || drop(parsed));
+    }
+}
+
+fn keep_spec(draft: &mut Draft, spec: OpenApiSpec, selection: &Selection) {
+    draft.definition.openapi_spec = Some(spec);
+    draft.definition.openapi_select = (!selection.is_empty()).then(|| selection.clone());
+}
+
+/// The spec as a value: an object as it is; a string as JSON or YAML text.
+pub fn parse(spec: &OpenApiSpec) -> Result<Value, OasError> {
+    let text = spec.json();
+    if text.starts_with('"') {
+        let text: String = serde_json::from_str(text)
+            .map_err(|e| OasError::Unreadable(format!("invalid JSON string: {e}")))?;
+        return document::parse_text(&text);
+    }
+    if text.len() > document::MAX_SPEC_BYTES {
+        return Err(OasError::TooLarge(document::MAX_SPEC_BYTES));
+    }
+    serde_json::from_str(text).map_err(|e| OasError::Unreadable(format!("invalid JSON: {e}")))
+}
+
+/// The draft, and the parsed spec for the caller to free.
+fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), OasError> {
     let spec = match spec {
         Value::String(text) => document::parse_text(&text)?,
         other => other,
     };
     let (version, spec) = document::normalize(spec)?;
+    let first_server = spec
+        .pointer("/servers/0/url")
+        .and_then(Value::as_str)
+        .map(str::to_string);
     let config = connection_config(&spec);
     let usable: Vec<String> = config.schemes.keys().cloned().collect();
     let (mut plans, mut skipped) = operations::plan(&spec, &usable);
@@ -176,8 +210,9 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
         openapi_spec: None,
         openapi_select: None,
     };
-    Ok(Draft {
+    let draft = Draft {
         definition,
+        first_server,
         spec_version: match version {
             SpecVersion::Swagger2 => "2.0",
             SpecVersion::OpenApi30 => "3.0",
@@ -185,7 +220,8 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<Draft, OasError> {
         },
         skipped,
         operations,
-    })
+    };
+    Ok((draft, spec))
 }
 
 /// Resolve a relative server URL against `base`: the `baseUrl` field gets
@@ -201,12 +237,7 @@ pub fn apply_base_url(draft: &mut Draft, base: &str) {
     if field.default.is_some() {
         return;
     }
-    let relative = draft
-        .definition
-        .openapi_spec
-        .as_ref()
-        .and_then(server_path)
-        .unwrap_or_default();
+    let relative = draft.first_server.clone().unwrap_or_default();
     let joined = format!(
         "{}/{}",
         base.trim_end_matches('/'),
@@ -214,24 +245,6 @@ pub fn apply_base_url(draft: &mut Draft, base: &str) {
     );
     field.default = Some(json!(joined.trim_end_matches('/')));
     field.description = Some("API base URL".into());
-}
-
-/// The first server's URL when the spec is an object (text specs are
-/// parsed again only for this; it is cheap next to the draft).
-fn server_path(spec: &Value) -> Option<String> {
-    let parsed;
-    let spec = match spec {
-        Value::String(text) => {
-            parsed = document::parse_text(text).ok()?;
-            &parsed
-        }
-        other => other,
-    };
-    let (_, normalized) = document::normalize(spec.clone()).ok()?;
-    normalized
-        .pointer("/servers/0/url")
-        .and_then(Value::as_str)
-        .map(str::to_string)
 }
 
 /// `My Pet Store API!` → `my-pet-store-api`.

@@ -17,7 +17,7 @@ pub mod security;
 #[cfg(test)]
 mod golden;
 
-pub use draft::{Draft, ImportedOperation, Selection, draft};
+pub use draft::{Draft, ImportedOperation, Selection, draft, draft_from};
 
 /// Why a spec could not be imported at all (problems with single
 /// operations are reported as skipped operations instead).

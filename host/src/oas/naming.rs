@@ -56,6 +56,18 @@ const RESERVED: &[&str] = &[
     "floh",
 ];
 
+/// Whether `name` can be written as it is where a script names it: an
+/// ASCII identifier that is not a reserved word (nor `floh`, `eval` or
+/// `arguments`, which a global function of that name would shadow).
+pub fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
+        && !RESERVED.contains(&name)
+}
+
 /// `list-users`, `ListUsers`, `users.list`, `get_user_by_id` → camelCase.
 pub fn camel_case(text: &str) -> String {
     let mut out = String::new();
@@ -121,6 +133,17 @@ impl UniqueNames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identifiers_are_ascii_names_that_are_not_reserved() {
+        assert!(is_identifier("listUsers"));
+        assert!(is_identifier("_private$2"));
+        assert!(!is_identifier("2fa"));
+        assert!(!is_identifier("list-users"));
+        assert!(!is_identifier("delete"));
+        assert!(!is_identifier("floh"));
+        assert!(!is_identifier(""));
+    }
 
     #[test]
     fn operation_ids_become_camel_case_identifiers() {

@@ -20,9 +20,9 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::{PluginError, PluginType};
+use crate::clock::now_ms;
 use crate::connectors::{BuiltinType, TypeRegistry};
 use crate::runtime::ScriptEngine;
-use crate::service::now_ms;
 
 /// What `GET /api/plugins` says about one plugin file.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

@@ -21,6 +21,9 @@ pub use inspect::{PluginStamp, inspect};
 pub use pack::pack;
 pub use plugin_type::PluginType;
 
+/// How often a watched plugin directory is polled.
+pub const PLUGIN_POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// Why a plugin was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PluginError {

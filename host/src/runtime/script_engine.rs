@@ -178,8 +178,20 @@ impl ScriptEngine {
 
     /// Compile `source` to bytecode.
     pub async fn compile(&self, source: &str) -> Result<CompiledScript, CompileError> {
-        if source.len() > self.limits.max_source_bytes {
-            return Err(CompileError::TooLarge(self.limits.max_source_bytes));
+        self.compile_up_to(source, self.limits.max_source_bytes)
+            .await
+    }
+
+    /// Compile `source` to bytecode, allowing up to `max_bytes` of source
+    /// (scripts generated from large API descriptions exceed the limit for
+    /// hand-written ones).
+    pub async fn compile_up_to(
+        &self,
+        source: &str,
+        max_bytes: usize,
+    ) -> Result<CompiledScript, CompileError> {
+        if source.len() > max_bytes {
+            return Err(CompileError::TooLarge(max_bytes));
         }
         let context = ExecutionContext::new("compile");
         let deadline = Instant::now() + COMPILE_TIMEOUT;

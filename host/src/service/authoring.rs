@@ -8,11 +8,10 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use serde_json::Value;
 
 use super::{ConnectorService, ServiceError};
 use crate::connectors::external;
-use crate::model::{CommandSchema, ConfigSchema, ExecutionModel, FieldSchema};
+use crate::model::{CommandSchema, ConfigSchema, ExecutionModel, FieldSchema, OpenApiSpec};
 use crate::oas::operations::Skipped;
 use crate::oas::{Draft, ImportedOperation, Selection};
 use crate::runtime::{ConnectorResult, ExecutionContext};
@@ -33,14 +32,25 @@ pub struct ExternalProbe {
 }
 
 /// A request to turn an OpenAPI description into a draft connector.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct OpenApiParse {
     /// The spec: an object, or JSON/YAML text.
-    pub spec: Value,
+    pub spec: OpenApiSpec,
     /// The operations to import (all when empty).
     pub select: Selection,
     /// Where a spec with relative server URLs is served.
     pub base_url: Option<String>,
+}
+
+impl OpenApiParse {
+    /// Every operation of `spec`, with its own server URLs.
+    pub fn whole(spec: OpenApiSpec) -> Self {
+        Self {
+            spec,
+            select: Selection::default(),
+            base_url: None,
+        }
+    }
 }
 
 /// What re-importing an OpenAPI description into an existing `oas`
@@ -167,7 +177,7 @@ impl ConnectorService {
     pub async fn reimport_preview(
         &self,
         id_or_name: &str,
-        spec: Value,
+        spec: OpenApiSpec,
         select: Option<Selection>,
     ) -> Result<ReimportPreview, ServiceError> {
         let record = self.find(id_or_name).await?;
@@ -185,7 +195,7 @@ impl ConnectorService {
                 if stored.is_empty() {
                     stored
                 } else {
-                    let old_ids = match definition.openapi_spec.clone() {
+                    let old_ids = match self.spec_of(&record).await? {
                         Some(old) => operation_ids(old).await.unwrap_or_default(),
                         None => BTreeSet::new(),
                     };
@@ -237,7 +247,7 @@ async fn parse_openapi(request: OpenApiParse) -> Result<Draft, ServiceError> {
         ));
     }
     tokio::task::spawn_blocking(move || {
-        let mut draft = crate::oas::draft(request.spec, &request.select)
+        let mut draft = crate::oas::draft_from(request.spec, &request.select)
             .map_err(|e| ServiceError::InvalidSpec(e.to_string()))?;
         if let Some(base) = &request.base_url {
             crate::oas::draft::apply_base_url(&mut draft, base);
@@ -249,12 +259,8 @@ async fn parse_openapi(request: OpenApiParse) -> Result<Draft, ServiceError> {
 }
 
 /// The operationIds of every importable operation of `spec`.
-async fn operation_ids(spec: Value) -> Result<BTreeSet<String>, ServiceError> {
-    let draft = parse_openapi(OpenApiParse {
-        spec,
-        ..OpenApiParse::default()
-    })
-    .await?;
+async fn operation_ids(spec: OpenApiSpec) -> Result<BTreeSet<String>, ServiceError> {
+    let draft = parse_openapi(OpenApiParse::whole(spec)).await?;
     Ok(draft
         .operations
         .into_iter()
@@ -352,7 +358,7 @@ fn command_template(command: &str, definition: &CommandSchema, base: &str) -> St
         let _ = writeln!(text, " * Outputs: {}.", definition.outputs.join(", "));
     }
     text.push_str(" * @param {FlohParams} params\n * @returns {ConnectorResult}\n */\n");
-    let header = if is_identifier(command) {
+    let header = if crate::oas::naming::is_identifier(command) {
         format!("function {command}(params) {{\n")
     } else {
         format!(
@@ -386,7 +392,7 @@ fn command_template(command: &str, definition: &CommandSchema, base: &str) -> St
         }
         text.push_str("    },\n  };\n");
     }
-    text.push_str(if is_identifier(command) {
+    text.push_str(if crate::oas::naming::is_identifier(command) {
         "}\n"
     } else {
         "};\n"
@@ -433,66 +439,9 @@ fn one_line(text: &str) -> String {
         .replace("*/", "* /")
 }
 
-fn is_identifier(name: &str) -> bool {
-    const RESERVED: &[&str] = &[
-        "break",
-        "case",
-        "catch",
-        "class",
-        "const",
-        "continue",
-        "debugger",
-        "default",
-        "delete",
-        "do",
-        "else",
-        "enum",
-        "export",
-        "extends",
-        "false",
-        "finally",
-        "for",
-        "function",
-        "if",
-        "import",
-        "in",
-        "instanceof",
-        "new",
-        "null",
-        "return",
-        "super",
-        "switch",
-        "this",
-        "throw",
-        "true",
-        "try",
-        "typeof",
-        "var",
-        "void",
-        "while",
-        "with",
-        "yield",
-        "let",
-        "static",
-        "await",
-        "implements",
-        "interface",
-        "package",
-        "private",
-        "protected",
-        "public",
-    ];
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || c == '$')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$')
-        && !RESERVED.contains(&name)
-}
-
 /// `.name` or `["odd-name"]`.
 fn property_access(name: &str) -> String {
-    if is_identifier(name) {
+    if crate::oas::naming::is_identifier(name) {
         format!(".{name}")
     } else {
         format!("[{}]", serde_json::to_string(name).unwrap_or_default())
@@ -500,7 +449,7 @@ fn property_access(name: &str) -> String {
 }
 
 fn object_key(name: &str) -> String {
-    if is_identifier(name) {
+    if crate::oas::naming::is_identifier(name) {
         name.to_string()
     } else {
         serde_json::to_string(name).unwrap_or_default()
@@ -567,6 +516,7 @@ mod tests {
             spec_version: "3.0",
             skipped: Vec::new(),
             operations: Vec::new(),
+            first_server: None,
         };
         let preview = compare(old, new, Selection::default(), draft);
         assert_eq!(preview.added, ["d"]);

@@ -85,6 +85,7 @@ mod tests {
                 definition,
                 sealed_config: None,
                 engine_version: None,
+                spec_digest: None,
                 created_at_ms: 0,
                 updated_at_ms: 0,
             },

@@ -26,6 +26,9 @@ pub enum ServiceError {
     /// An OpenAPI description could not be turned into a connector.
     #[error("{0}")]
     InvalidSpec(String),
+    /// The definition is larger than its model allows.
+    #[error("{0}")]
+    TooLarge(String),
     /// The script does not compile.
     #[error("the script has a syntax error at line {line}, column {column}: {message}")]
     ScriptSyntax {
@@ -80,6 +83,7 @@ impl ServiceError {
             Self::NameTaken(_) => (StatusCode::CONFLICT, "NAME_TAKEN"),
             Self::Invalid(_) => (StatusCode::BAD_REQUEST, "VALIDATION_ERROR"),
             Self::InvalidSpec(_) => (StatusCode::BAD_REQUEST, "INVALID_SPEC"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "DEFINITION_TOO_LARGE"),
             Self::ScriptSyntax { .. } => (StatusCode::BAD_REQUEST, "SCRIPT_SYNTAX_ERROR"),
             Self::UnknownType { .. } => (StatusCode::BAD_REQUEST, "UNKNOWN_TYPE"),
             Self::TypeUnavailable(_) => (StatusCode::CONFLICT, "TYPE_UNAVAILABLE"),

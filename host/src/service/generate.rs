@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::{ConnectorService, ScriptCheck, ScriptCheckRequest, ServiceError};
-use crate::model::{ConnectorDefinition, ExecutionModel};
+use crate::model::{ConnectorDefinition, ExecutionModel, OpenApiSpec};
 use crate::oas::Selection;
 
 /// What to generate a connector for.
@@ -272,8 +272,9 @@ impl ConnectorService {
             )));
         }
         let document = openapi_document(&request)?;
-        let draft = crate::oas::draft::generate(document, &Selection::default())
-            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+        let draft =
+            crate::oas::draft::generate(&OpenApiSpec::from_value(&document), &Selection::default())
+                .map_err(|e| ServiceError::Invalid(e.to_string()))?;
         let mut definition = draft.definition;
         definition.name = request.name.clone();
         definition.type_name = Some(request.name.clone());

@@ -15,10 +15,8 @@ mod script_update;
 mod view;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use chacha20poly1305::aead::OsRng;
-use chacha20poly1305::aead::rand_core::RngCore;
 use serde_json::{Value, json};
 
 pub use authoring::{CommandChange, ExternalProbe, OpenApiParse, ReimportPreview};
@@ -32,16 +30,20 @@ pub use generate::{
 pub use history::HistoryWriter;
 pub use listing::{ConnectorSummary, ListFilter};
 pub use openapi::{ImportSelection, OpenApiImport};
-use prepare::{compile, regenerate};
+pub use prepare::{MAX_DEFINITION_BYTES, MAX_OAS_DRAFT_BYTES, MAX_OAS_SCRIPT_BYTES};
+use prepare::{check_patch_size, check_size, compile, regenerate};
 pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
 pub use view::{ConnectorView, ExecutionResponse, RecentExecution};
 
 use crate::agent::dispatch;
 use crate::agent::hub::{AgentHub, HubSettings, Route};
+use crate::clock::now_ms;
 use crate::connectors::{TypeRegistry, run};
 use crate::egress::EgressPolicy;
+use crate::ids::{SequentialIds, new_id};
 use crate::model::{
-    CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, SchemaError,
+    CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, OpenApiSpec,
+    SchemaError,
 };
 use crate::redact::SecretRedactor;
 use crate::runtime::{
@@ -49,7 +51,9 @@ use crate::runtime::{
     ScriptEngine,
 };
 use crate::secrets::{ConfigCipher, mask_config, merge_masked, secret_values};
-use crate::store::{ConnectorRecord, ExecutionRecord, ExecutionSummary, Store, StoreError};
+use crate::store::{
+    ConnectorRecord, ExecutionRecord, ExecutionSummary, SpecChange, Store, StoreError,
+};
 
 /// Executions kept per connector.
 pub const HISTORY_PER_CONNECTOR: usize = 100;
@@ -111,7 +115,7 @@ pub struct ConnectorService {
     types: TypeRegistry,
     history: HistoryWriter,
     cache: ConnectorCache,
-    execution_ids: ExecutionIds,
+    execution_ids: SequentialIds,
     open_egress: bool,
     agents: Arc<AgentHub>,
 }
@@ -134,7 +138,7 @@ impl ConnectorService {
             types,
             history,
             cache: ConnectorCache::default(),
-            execution_ids: ExecutionIds::new(),
+            execution_ids: SequentialIds::new("exe"),
             open_egress,
             agents: Arc::new(AgentHub::new(HubSettings::default())),
         }
@@ -162,7 +166,8 @@ impl ConnectorService {
         self.cache.invalidate();
     }
 
-    /// Wait for queued history writes (graceful shutdown).
+    /// Wait for queued history writes (graceful shutdown, or a read of the
+    /// history that must include an execution just answered).
     pub async fn flush(&self) {
         self.history.flush().await;
     }
@@ -172,21 +177,26 @@ impl ConnectorService {
         &self,
         mut definition: ConnectorDefinition,
     ) -> Result<ConnectorView, ServiceError> {
+        check_size(&definition)?;
         let config = definition.config.take();
         let id = new_id("con");
         let prepared = self.prepare(&mut definition, config.as_ref()).await?;
+        // The spec is stored once, beside the record, not inside it.
+        let spec = definition.openapi_spec.take();
         let now = now_ms();
         let record = ConnectorRecord {
             sealed_config: config.as_ref().map(|c| self.cipher.seal(&id, c)),
             engine_version: prepared.as_ref().map(|s| s.engine_version().to_string()),
+            spec_digest: None,
             id,
             definition,
             created_at_ms: now,
             updated_at_ms: now,
         };
         let bytecode = prepared.map(|s| s.bytecode().to_vec());
-        self.store
-            .insert_connector(record.clone(), bytecode)
+        let record = self
+            .store
+            .insert_connector(record, bytecode, spec)
             .await
             .map_err(name_taken)?;
         self.view(&record)
@@ -198,6 +208,7 @@ impl ConnectorService {
         id_or_name: &str,
         patch: ConnectorPatch,
     ) -> Result<ConnectorView, ServiceError> {
+        check_patch_size(&patch)?;
         let mut record = self.find(id_or_name).await?;
         let previous_name = record.definition.name.clone();
         let stored_config = self.open_config(&record)?;
@@ -206,11 +217,18 @@ impl ConnectorService {
             .as_ref()
             .map(|update| merge_masked(update, stored_config.as_ref()));
         let mut definition = record.definition.clone();
-        let new_spec = patch.openapi_spec.is_some() || patch.openapi_select.is_some();
+        let sent_spec = patch.openapi_spec.is_some();
+        let new_spec = sent_spec || patch.openapi_select.is_some();
         let new_source = patch.script_source.is_some();
         patch.apply_to(&mut definition);
         let mut config = new_config.or(stored_config);
-        if definition.execution_model == ExecutionModel::Oas && new_spec && !new_source {
+        let regenerating =
+            definition.execution_model == ExecutionModel::Oas && new_spec && !new_source;
+        if regenerating {
+            if definition.openapi_spec.is_none() {
+                // A new selection from the stored spec.
+                definition.openapi_spec = self.spec_of(&record).await?;
+            }
             regenerate(&mut definition)?;
             // Keep the values the new schema still has; drop vanished fields.
             if let (Some(Value::Object(values)), Some(schema)) =
@@ -220,13 +238,22 @@ impl ConnectorService {
             }
         }
         let prepared = self.prepare(&mut definition, config.as_ref()).await?;
+        let spec = definition.openapi_spec.take();
+        let spec = if definition.execution_model != ExecutionModel::Oas {
+            SpecChange::Set(None)
+        } else if sent_spec {
+            SpecChange::Set(spec)
+        } else {
+            SpecChange::Keep
+        };
         record.definition = definition;
         record.sealed_config = config.as_ref().map(|c| self.cipher.seal(&record.id, c));
         record.engine_version = prepared.as_ref().map(|s| s.engine_version().to_string());
         record.updated_at_ms = now_ms();
         let bytecode = Some(prepared.map(|s| s.bytecode().to_vec()));
-        self.store
-            .update_connector(record.clone(), previous_name, bytecode)
+        let record = self
+            .store
+            .update_connector(record, previous_name, bytecode, spec)
             .await
             .map_err(name_taken)?;
         self.cache.invalidate();
@@ -243,16 +270,33 @@ impl ConnectorService {
 
     /// Whether a connector with this id or name exists (nothing decrypted).
     pub async fn exists(&self, id_or_name: &str) -> Result<bool, ServiceError> {
-        Ok(self
-            .store
-            .find_connector(id_or_name.to_string())
-            .await?
-            .is_some())
+        Ok(self.store.connector_exists(id_or_name.to_string()).await?)
     }
 
-    /// One connector.
+    /// One connector, with the spec of an `oas` connector.
     pub async fn get(&self, id_or_name: &str) -> Result<ConnectorView, ServiceError> {
-        self.view(&self.find(id_or_name).await?)
+        let record = self.find(id_or_name).await?;
+        let mut view = self.view(&record)?;
+        view.definition.openapi_spec = self.spec_of(&record).await?;
+        Ok(view)
+    }
+
+    /// The spec of an `oas` connector: in the spec table, or inline in a
+    /// record written before specs moved there.
+    async fn spec_of(&self, record: &ConnectorRecord) -> Result<Option<OpenApiSpec>, ServiceError> {
+        if let Some(inline) = &record.definition.openapi_spec {
+            return Ok(Some(inline.clone()));
+        }
+        let Some(digest) = record.spec_digest.clone() else {
+            return Ok(None);
+        };
+        match self.store.spec(digest).await? {
+            Some(spec) => Ok(Some(spec)),
+            None => Err(ServiceError::Internal(format!(
+                "the spec of `{}` is missing from the store",
+                record.definition.name
+            ))),
+        }
     }
 
     /// A connector's recent executions, newest first.
@@ -452,12 +496,17 @@ impl ConnectorService {
             .script_source
             .as_deref()
             .unwrap_or_default();
-        let script = compile(&self.engine, source).await?;
+        let script = compile(&self.engine, record.definition.execution_model, source).await?;
         let mut updated = record.clone();
         updated.engine_version = Some(script.engine_version().to_string());
         let name = updated.definition.name.clone();
         self.store
-            .update_connector(updated, name, Some(Some(script.bytecode().to_vec())))
+            .update_connector(
+                updated,
+                name,
+                Some(Some(script.bytecode().to_vec())),
+                SpecChange::Keep,
+            )
             .await?;
         self.cache.invalidate();
         tracing::info!(connector = %record.definition.name, "recompiled a script for a new engine build");
@@ -500,7 +549,7 @@ impl ConnectorService {
         started_at_ms: u64,
         agent: Option<String>,
     ) -> ExecutionResponse {
-        let execution_id = self.execution_ids.next();
+        let execution_id = self.execution_ids.next_id();
         let duration_ms = execution.duration.as_millis() as u64;
         let outcome = OutcomeFields::of(execution.outcome);
         let response = ExecutionResponse {
@@ -618,44 +667,6 @@ fn name_taken(error: StoreError) -> ServiceError {
         StoreError::NameTaken(name) => ServiceError::NameTaken(name),
         other => ServiceError::Storage(other),
     }
-}
-
-/// Execution ids: a random per-process prefix and a counter, so the hot path
-/// makes no system call for randomness (ids need to be unique, not secret).
-struct ExecutionIds {
-    prefix: String,
-    counter: std::sync::atomic::AtomicU64,
-}
-
-impl ExecutionIds {
-    fn new() -> Self {
-        Self {
-            prefix: new_id("exe"),
-            counter: std::sync::atomic::AtomicU64::new(0),
-        }
-    }
-
-    fn next(&self) -> String {
-        let n = self
-            .counter
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("{}{n:08x}", self.prefix)
-    }
-}
-
-/// A random id with a readable prefix (`con_…`, `exe_…`, `tok_…`).
-pub fn new_id(prefix: &str) -> String {
-    let mut bytes = [0u8; 12];
-    OsRng.fill_bytes(&mut bytes);
-    format!("{prefix}_{}", hex::encode(bytes))
-}
-
-/// Milliseconds since the Unix epoch.
-pub fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
 }
 
 #[cfg(test)]

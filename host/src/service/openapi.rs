@@ -54,7 +54,7 @@ impl From<ImportSelection> for Selection {
 impl From<OpenApiImport> for OpenApiParse {
     fn from(import: OpenApiImport) -> Self {
         Self {
-            spec: import.spec,
+            spec: crate::model::OpenApiSpec::from_value(&import.spec),
             select: import.select.unwrap_or_default().into(),
             base_url: import.base_url,
         }

@@ -10,8 +10,91 @@ use serde_json::Value;
 use super::{ConnectorService, ServiceError};
 use crate::connectors::external;
 use crate::egress::IpNetwork;
-use crate::model::{ConfigSchema, ConnectorDefinition, ExecutionModel, validate_name};
+use crate::model::{
+    ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, validate_name,
+};
 use crate::runtime::{CompileError, CompiledScript, ExecutionContext, ScriptEngine};
+
+/// The largest definition accepted, serialized, not counting an `oas`
+/// connector's spec and what is generated from it.
+pub const MAX_DEFINITION_BYTES: usize = 4 * 1024 * 1024;
+
+/// The largest `oas` definition without its spec: the generated script and
+/// config schema of the largest real APIs (Microsoft Graph beta: ~20k
+/// commands) with room to spare.
+pub const MAX_OAS_DRAFT_BYTES: usize = 48 * 1024 * 1024;
+
+/// The largest script generated from a spec; hand-written scripts stay
+/// under the engine's `max_source_bytes`.
+pub const MAX_OAS_SCRIPT_BYTES: usize = 16 * 1024 * 1024;
+
+/// Refuse a definition too large for its model before any work is done:
+/// only an `oas` connector may exceed [`MAX_DEFINITION_BYTES`], by its spec
+/// (at most the parser's limit) and its generated script and schema.
+pub(super) fn check_size(definition: &ConnectorDefinition) -> Result<(), ServiceError> {
+    let spec = definition.openapi_spec.as_ref().map_or(0, |s| s.len());
+    let rest = serialized_len(definition).saturating_sub(spec);
+    size_rule(definition.execution_model, spec, rest)
+}
+
+/// [`check_size`] for an update (its model is checked again on the result).
+pub(super) fn check_patch_size(patch: &ConnectorPatch) -> Result<(), ServiceError> {
+    let spec = patch.openapi_spec.as_ref().map_or(0, |s| s.len());
+    let rest = serialized_len(patch).saturating_sub(spec);
+    let model = patch.execution_model.unwrap_or(ExecutionModel::Oas);
+    size_rule(model, spec, rest)
+}
+
+fn size_rule(model: ExecutionModel, spec: usize, rest: usize) -> Result<(), ServiceError> {
+    let mib = |bytes: usize| bytes / (1024 * 1024);
+    if model != ExecutionModel::Oas {
+        if spec > 0 {
+            return Err(ServiceError::Invalid(
+                "`openapiSpec` belongs to `oas` connectors (set `executionModel` to `oas`)".into(),
+            ));
+        }
+        if rest > MAX_DEFINITION_BYTES {
+            return Err(ServiceError::TooLarge(format!(
+                "the definition is {} bytes, over the limit of {} MiB (only `oas` connectors, with their spec, may be larger)",
+                rest,
+                mib(MAX_DEFINITION_BYTES)
+            )));
+        }
+        return Ok(());
+    }
+    // A spec sent as YAML text in a JSON string is escaped: allow for it.
+    if spec > crate::oas::document::MAX_SPEC_BYTES + crate::oas::document::MAX_SPEC_BYTES / 8 {
+        return Err(ServiceError::TooLarge(format!(
+            "`openapiSpec` is {spec} bytes, over the limit of {} MiB",
+            mib(crate::oas::document::MAX_SPEC_BYTES)
+        )));
+    }
+    if rest > MAX_OAS_DRAFT_BYTES {
+        return Err(ServiceError::TooLarge(format!(
+            "the definition without its spec is {rest} bytes, over the limit of {} MiB",
+            mib(MAX_OAS_DRAFT_BYTES)
+        )));
+    }
+    Ok(())
+}
+
+/// How many bytes `value` serializes to, without keeping them.
+fn serialized_len<T: serde::Serialize>(value: &T) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0 += bytes.len();
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Plain data: serializing it cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
 
 impl ConnectorService {
     /// Validate a definition for its model and compile scripts. Returns the
@@ -62,7 +145,7 @@ impl ConnectorService {
                         "a script connector needs `scriptSource` (an oas connector needs `openapiSpec`)".into(),
                     ));
                 };
-                compiled = Some(compile(&self.engine, source).await?);
+                compiled = Some(compile(&self.engine, definition.execution_model, source).await?);
                 definition.endpoint_url = None;
             }
             ExecutionModel::External => {
@@ -123,7 +206,7 @@ impl ConnectorService {
 
 /// Generate an `oas` connector's script and schema from its spec.
 pub(super) fn regenerate(definition: &mut ConnectorDefinition) -> Result<(), ServiceError> {
-    let Some(spec) = definition.openapi_spec.clone() else {
+    let Some(spec) = &definition.openapi_spec else {
         return Err(ServiceError::Invalid(
             "an oas connector needs `openapiSpec`".into(),
         ));
@@ -136,11 +219,24 @@ pub(super) fn regenerate(definition: &mut ConnectorDefinition) -> Result<(), Ser
     Ok(())
 }
 
+/// Compile a connector's script. One generated from a spec may be larger
+/// than the engine's limit for hand-written ones.
 pub(super) async fn compile(
     engine: &ScriptEngine,
+    model: ExecutionModel,
     source: &str,
 ) -> Result<CompiledScript, ServiceError> {
-    engine.compile(source).await.map_err(|error| match error {
+    let compiled = match model {
+        ExecutionModel::Oas => engine.compile_up_to(source, MAX_OAS_SCRIPT_BYTES).await,
+        _ => engine.compile(source).await,
+    };
+    compile_error(compiled)
+}
+
+fn compile_error(
+    result: Result<CompiledScript, CompileError>,
+) -> Result<CompiledScript, ServiceError> {
+    result.map_err(|error| match error {
         CompileError::Syntax {
             message,
             line,

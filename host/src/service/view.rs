@@ -73,8 +73,9 @@ impl utoipa::ToSchema for ConnectorView {
     }
 }
 
-/// The answer to an execute or test request.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+/// The answer to an execute or test request (also the structured result of
+/// the MCP tools that run connectors, whose output schema derives from it).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ExecutionResponse {
     /// Id of this execution in the connector's history.
@@ -104,9 +105,13 @@ pub struct ExecutionResponse {
     pub stack: Option<String>,
     /// Wall time.
     pub duration_ms: u64,
-    /// Captured log lines.
+    /// Captured log lines ({level, message, atMs, ...}), secrets masked.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub logs: Vec<LogEntry>,
-    /// HTTP requests made.
+    /// HTTP requests made ({method, url, status, durationMs, requestHeaders,
+    /// responseHeaders, requestBody, responseBody}; bodies as bounded
+    /// previews), secrets masked.
+    #[schemars(with = "Vec<serde_json::Map<String, Value>>")]
     pub http_calls: Vec<HttpCall>,
     /// The on-premise agent that ran it (absent: this server ran it).
     #[serde(skip_serializing_if = "Option::is_none")]

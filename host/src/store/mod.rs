@@ -9,11 +9,14 @@ mod agent_tokens;
 mod agents;
 mod listing;
 mod records;
+mod specs;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+
+use crate::model::OpenApiSpec;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -22,6 +25,7 @@ pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
 pub use agents::AgentRecord;
 pub use listing::ConnectorListing;
 pub use records::{Access, ConnectorRecord, ExecutionRecord, Role, TokenRecord};
+pub use specs::SpecChange;
 
 /// Connector records by id.
 const CONNECTORS: TableDefinition<&str, &[u8]> = TableDefinition::new("connectors");
@@ -89,6 +93,8 @@ impl Store {
         txn.open_table(agents::AGENTS)?;
         txn.open_table(activity::ACTIVITY)?;
         txn.open_table(activity::RECENT)?;
+        txn.open_table(specs::SPECS)?;
+        txn.open_table(specs::SPEC_REFS)?;
         listing::backfill(&txn)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
@@ -135,12 +141,14 @@ impl Store {
         .await
     }
 
-    /// Insert a new connector (and its bytecode); refuses a taken name.
+    /// Insert a new connector (and its bytecode and spec); refuses a taken
+    /// name. Returns the record as stored (with its spec's digest).
     pub async fn insert_connector(
         &self,
-        record: ConnectorRecord,
+        mut record: ConnectorRecord,
         bytecode: Option<Vec<u8>>,
-    ) -> Result<(), StoreError> {
+        spec: Option<OpenApiSpec>,
+    ) -> Result<ConnectorRecord, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write()?;
             {
@@ -150,6 +158,7 @@ impl Store {
                     return Err(StoreError::NameTaken(name.to_string()));
                 }
                 names.insert(name, record.id.as_str())?;
+                record.spec_digest = spec.as_ref().map(|s| specs::add_ref(&txn, s)).transpose()?;
                 txn.open_table(CONNECTORS)?
                     .insert(record.id.as_str(), encode(&record).as_slice())?;
                 listing::write(&txn, &record)?;
@@ -159,19 +168,21 @@ impl Store {
                 }
             }
             txn.commit()?;
-            Ok(())
+            Ok(record)
         })
         .await
     }
 
     /// Replace a connector (renaming it if its name changed) and, when given,
-    /// its bytecode (`Some(None)` removes it).
+    /// its bytecode (`Some(None)` removes it) and its spec. Returns the
+    /// record as stored.
     pub async fn update_connector(
         &self,
-        record: ConnectorRecord,
+        mut record: ConnectorRecord,
         previous_name: String,
         bytecode: Option<Option<Vec<u8>>>,
-    ) -> Result<(), StoreError> {
+        spec: SpecChange,
+    ) -> Result<ConnectorRecord, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write()?;
             {
@@ -183,6 +194,15 @@ impl Store {
                     }
                     names.remove(previous_name.as_str())?;
                     names.insert(name, record.id.as_str())?;
+                }
+                if let SpecChange::Set(spec) = &spec {
+                    // Count the new one first: an unchanged spec is never
+                    // dropped and written again.
+                    let digest = spec.as_ref().map(|s| specs::add_ref(&txn, s)).transpose()?;
+                    if let Some(old) = record.spec_digest.take() {
+                        specs::drop_ref(&txn, &old)?;
+                    }
+                    record.spec_digest = digest;
                 }
                 txn.open_table(CONNECTORS)?
                     .insert(record.id.as_str(), encode(&record).as_slice())?;
@@ -199,7 +219,7 @@ impl Store {
                 }
             }
             txn.commit()?;
-            Ok(())
+            Ok(record)
         })
         .await
     }
@@ -218,6 +238,9 @@ impl Store {
                 txn.open_table(NAMES)?
                     .remove(record.definition.name.as_str())?;
                 txn.open_table(BYTECODE)?.remove(id.as_str())?;
+                if let Some(digest) = &record.spec_digest {
+                    specs::drop_ref(&txn, digest)?;
+                }
                 let mut executions = txn.open_table(EXECUTIONS)?;
                 executions
                     .extract_from_if((id.as_str(), 0)..=(id.as_str(), u64::MAX), |_, _| true)?
@@ -270,6 +293,17 @@ impl Store {
                     Ok((id.value().to_string(), name.value().to_string()))
                 })
                 .collect()
+        })
+        .await
+    }
+
+    /// Whether a connector with this id or name exists (nothing decoded).
+    pub async fn connector_exists(&self, id_or_name: String) -> Result<bool, StoreError> {
+        self.blocking(move |db| {
+            let txn = db.begin_read()?;
+            let key = id_or_name.as_str();
+            Ok(txn.open_table(CONNECTORS)?.get(key)?.is_some()
+                || txn.open_table(NAMES)?.get(key)?.is_some())
         })
         .await
     }
@@ -437,6 +471,7 @@ mod tests {
             definition,
             sealed_config: Some(vec![1, 2, 3]),
             engine_version: Some("qjs-x".into()),
+            spec_digest: None,
             created_at_ms: 1,
             updated_at_ms: 1,
         }
@@ -462,11 +497,13 @@ mod tests {
         let dir = tempfile::tempdir().expect("dir");
         let store = Store::open(&dir.path().join("floh.redb")).expect("store");
         store
-            .insert_connector(record("c1", "crm"), Some(vec![9]))
+            .insert_connector(record("c1", "crm"), Some(vec![9]), None)
             .await
             .expect("insert");
         assert!(matches!(
-            store.insert_connector(record("c2", "crm"), None).await,
+            store
+                .insert_connector(record("c2", "crm"), None, None)
+                .await,
             Err(StoreError::NameTaken(_))
         ));
         assert_eq!(
@@ -487,7 +524,7 @@ mod tests {
             Some(vec![9])
         );
         store
-            .update_connector(record("c1", "crm2"), "crm".into(), None)
+            .update_connector(record("c1", "crm2"), "crm".into(), None, SpecChange::Keep)
             .await
             .expect("rename");
         assert!(
@@ -542,11 +579,51 @@ mod tests {
         {
             let store = Store::open(&path).expect("store");
             store
-                .insert_connector(record("c1", "crm"), None)
+                .insert_connector(record("c1", "crm"), None, None)
                 .await
                 .expect("insert");
         }
         let store = Store::open(&path).expect("reopen");
         assert_eq!(store.list_connectors().await.expect("list").len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_spec_is_stored_once_and_removed_with_its_last_connector() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
+        let spec = OpenApiSpec::from_value(&serde_json::json!({"openapi": "3.0.0"}));
+        let first = store
+            .insert_connector(record("c1", "a"), None, Some(spec.clone()))
+            .await
+            .expect("insert");
+        let digest = first.spec_digest.clone().expect("digest");
+        assert!(first.definition.openapi_spec.is_none(), "not inline");
+        let second = store
+            .insert_connector(record("c2", "b"), None, Some(spec.clone()))
+            .await
+            .expect("insert");
+        assert_eq!(second.spec_digest.as_deref(), Some(digest.as_str()));
+        assert_eq!(store.spec_count().await.expect("count"), 1);
+        assert_eq!(
+            store.spec(digest.clone()).await.expect("spec"),
+            Some(spec.clone())
+        );
+        // Re-sending the same spec keeps it; a new one replaces it.
+        let same = store
+            .update_connector(first, "a".into(), None, SpecChange::Set(Some(spec.clone())))
+            .await
+            .expect("update");
+        assert_eq!(same.spec_digest.as_deref(), Some(digest.as_str()));
+        let other = OpenApiSpec::from_value(&serde_json::json!({"openapi": "3.1.0"}));
+        let replaced = store
+            .update_connector(same, "a".into(), None, SpecChange::Set(Some(other)))
+            .await
+            .expect("update");
+        assert_ne!(replaced.spec_digest.as_deref(), Some(digest.as_str()));
+        assert_eq!(store.spec_count().await.expect("count"), 2);
+        assert!(store.delete_connector("c2".into()).await.expect("delete"));
+        assert_eq!(store.spec(digest).await.expect("spec"), None);
+        assert!(store.delete_connector("c1".into()).await.expect("delete"));
+        assert_eq!(store.spec_count().await.expect("count"), 0);
     }
 }

@@ -20,6 +20,10 @@ pub struct ConnectorRecord {
     /// The engine build that compiled the stored bytecode (scripts).
     #[serde(default)]
     pub engine_version: Option<String>,
+    /// An `oas` connector's spec: its SHA-256 in the spec table (the
+    /// definition's `openapiSpec` is not kept inline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_digest: Option<String>,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: u64,
     /// Last update, Unix milliseconds.

@@ -15,7 +15,7 @@ use super::error::UiError;
 use super::layout::{Nav, Page, csrf_field, iso8601, time_ago};
 use super::session::{Viewer, is_htmx};
 use crate::agent::tokens::{check_request, revoke_and_disconnect};
-use crate::service::now_ms;
+use crate::clock::now_ms;
 use crate::store::{AgentTokenRecord, AgentTokenState};
 
 pub fn routes() -> Router<UiState> {

@@ -26,10 +26,14 @@ use crate::model::{
 };
 use crate::redact::MASK;
 use crate::service::{ConnectorView, ExecuteRequest};
-use crate::store::ExecutionSummary;
+use crate::store::{ExecutionRecord, ExecutionSummary};
 
 /// Executions listed on the page.
 const RECENT_SHOWN: usize = 20;
+
+/// The htmx event a Run or Test response triggers (`HX-Trigger`), on which
+/// the last executions panel reloads.
+const EXECUTED: &str = "floh-executed";
 
 pub fn routes() -> Router<UiState> {
     Router::new()
@@ -39,6 +43,7 @@ pub fn routes() -> Router<UiState> {
         .route("/connectors/{name}/execute", post(execute))
         .route("/connectors/{name}/test", post(test))
         .route("/connectors/{name}/executions/{id}", get(execution))
+        .route("/connectors/{name}/history", get(history))
 }
 
 /// A connector's page (names are letters, digits, `.`, `_` and `-`, so
@@ -54,7 +59,6 @@ async fn show(
 ) -> Result<Page, UiError> {
     let connector = state.app.service.get(&name).await?;
     let history = state.app.service.executions(&name, RECENT_SHOWN).await?;
-    let runs: Vec<ExecutionSummary> = history.iter().rev().map(ExecutionSummary::of).collect();
     let claims = agent_claims(&state);
     let d = &connector.definition;
     let base = path_of(&d.name);
@@ -86,32 +90,7 @@ async fn show(
             }
             div id="run-result" aria-live="polite" {}
         }
-        section class="card" aria-labelledby="history-heading" {
-            h2 id="history-heading" { "Last executions" }
-            (outcome_chart(&runs))
-            @if !history.is_empty() {
-                div class="table-wrap" {
-                    table class="table" {
-                        thead { tr {
-                            th scope="col" { "When" } th scope="col" { "Command" } th scope="col" { "Outcome" }
-                            th scope="col" class="num" { "Duration" } th scope="col" { "HTTP calls" } th scope="col" { "Trace" }
-                        } }
-                        tbody {
-                            @for e in &history {
-                                tr {
-                                    td { (time_ago(e.started_at_ms)) }
-                                    td { code { (e.command) } }
-                                    td { (outcome_badge(e.success, &e.status)) }
-                                    td class="num" { (duration(e.duration_ms)) }
-                                    td class="num" { (e.http_calls.len()) }
-                                    td { a href={ (base) "/executions/" (e.id) } { "View trace" span class="visually-hidden" { " of " (e.id) } } }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        (history_panel(&base, &history))
     };
     let mut page = Page::new(&viewer, Nav::Connectors, d.name.clone(), body);
     if viewer.may_change() {
@@ -134,6 +113,57 @@ async fn show(
         });
     }
     Ok(page)
+}
+
+/// The last executions with their chart. It reloads itself when a Run or
+/// Test on the page answers (their responses trigger [`EXECUTED`]).
+fn history_panel(base: &str, history: &[ExecutionRecord]) -> Markup {
+    let runs: Vec<ExecutionSummary> = history.iter().rev().map(ExecutionSummary::of).collect();
+    html! {
+        section class="card" id="history" aria-labelledby="history-heading"
+            hx-get={ (base) "/history" } hx-trigger={ (EXECUTED) " from:body" } hx-swap="outerHTML" {
+            h2 id="history-heading" { "Last executions" }
+            (outcome_chart(&runs))
+            @if !history.is_empty() {
+                div class="table-wrap" {
+                    table class="table" {
+                        thead { tr {
+                            th scope="col" { "When" } th scope="col" { "Command" } th scope="col" { "Outcome" }
+                            th scope="col" class="num" { "Duration" } th scope="col" { "HTTP calls" } th scope="col" { "Trace" }
+                        } }
+                        tbody {
+                            @for e in history {
+                                tr {
+                                    td { (time_ago(e.started_at_ms)) }
+                                    td { code { (e.command) } }
+                                    td { (outcome_badge(e.success, &e.status)) }
+                                    td class="num" { (duration(e.duration_ms)) }
+                                    td class="num" { (e.http_calls.len()) }
+                                    td { a href={ (base) "/executions/" (e.id) } { "View trace" span class="visually-hidden" { " of " (e.id) } } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The last executions panel alone, for its reload after a Run or Test.
+async fn history(
+    State(state): State<UiState>,
+    Path(name): Path<String>,
+) -> Result<Markup, UiError> {
+    let connector = state.app.service.get(&name).await?;
+    // History is written in the background; the run that triggered this
+    // reload must be in it.
+    state.app.service.flush().await;
+    let history = state.app.service.executions(&name, RECENT_SHOWN).await?;
+    Ok(history_panel(
+        &path_of(&connector.definition.name),
+        &history,
+    ))
 }
 
 fn progress() -> Markup {
@@ -508,7 +538,7 @@ async fn execute(
     State(state): State<UiState>,
     Path(name): Path<String>,
     body: Bytes,
-) -> Result<Markup, UiError> {
+) -> Result<impl IntoResponse, UiError> {
     let connector = state.app.service.get(&name).await?;
     let schema = connector
         .definition
@@ -553,21 +583,22 @@ async fn execute(
     };
     let response = state.app.service.execute(&name, request).await?;
     state.app.metrics.observe(&response);
-    Ok(trace::render(
-        &Trace::of_response(&response),
-        &connector.definition,
-        false,
+    Ok((
+        [("hx-trigger", EXECUTED)],
+        trace::render(&Trace::of_response(&response), &connector.definition, false),
     ))
 }
 
-async fn test(State(state): State<UiState>, Path(name): Path<String>) -> Result<Markup, UiError> {
+async fn test(
+    State(state): State<UiState>,
+    Path(name): Path<String>,
+) -> Result<impl IntoResponse, UiError> {
     let connector = state.app.service.get(&name).await?;
     let response = state.app.service.test(&name).await?;
     state.app.metrics.observe(&response);
-    Ok(trace::render(
-        &Trace::of_response(&response),
-        &connector.definition,
-        true,
+    Ok((
+        [("hx-trigger", EXECUTED)],
+        trace::render(&Trace::of_response(&response), &connector.definition, true),
     ))
 }
 

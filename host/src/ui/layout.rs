@@ -214,7 +214,7 @@ pub fn csrf_field(viewer: &Viewer) -> Markup {
 /// "3 min ago"-style time for a Unix-millisecond timestamp; the exact time
 /// is in the `<time>` element's `datetime` and `title`.
 pub fn time_ago(ms: u64) -> Markup {
-    let now = crate::service::now_ms();
+    let now = crate::clock::now_ms();
     let seconds = now.saturating_sub(ms) / 1000;
     let text = match seconds {
         0..=4 => "just now".to_string(),

@@ -25,7 +25,7 @@ use super::error::UiError;
 use super::layout::{Nav, Page, csrf_field};
 use super::script_editor::{EDITOR_JS, editor};
 use super::session::{Viewer, is_htmx};
-use crate::model::{ConnectorPatch, FieldType};
+use crate::model::{ConnectorPatch, FieldType, OpenApiSpec};
 use crate::oas::{Draft, ImportedOperation, Selection};
 use crate::service::{OpenApiParse, ReimportPreview, ServiceError};
 
@@ -175,10 +175,7 @@ async fn parse(
     let full = match state
         .app
         .service
-        .parse_openapi(OpenApiParse {
-            spec: Value::String(spec.clone()),
-            ..OpenApiParse::default()
-        })
+        .parse_openapi(OpenApiParse::whole(OpenApiSpec::from_text(&spec)))
         .await
     {
         Ok(draft) => draft,
@@ -201,7 +198,7 @@ async fn parse(
         .app
         .service
         .parse_openapi(OpenApiParse {
-            spec: Value::String(spec.clone()),
+            spec: OpenApiSpec::from_text(&spec),
             select: selection,
             base_url: None,
         })
@@ -349,10 +346,7 @@ async fn create(
     let full = state
         .app
         .service
-        .parse_openapi(OpenApiParse {
-            spec: Value::String(spec.clone()),
-            ..OpenApiParse::default()
-        })
+        .parse_openapi(OpenApiParse::whole(OpenApiSpec::from_text(&spec)))
         .await?;
     let checked = form.all("op");
     let selection = selection_of(&full.operations, &checked);
@@ -360,7 +354,7 @@ async fn create(
         .app
         .service
         .parse_openapi(OpenApiParse {
-            spec: Value::String(spec.clone()),
+            spec: OpenApiSpec::from_text(&spec),
             select: selection,
             base_url: None,
         })
@@ -427,11 +421,12 @@ async fn reimport_start(
 ) -> Result<Page, UiError> {
     admin_only(&viewer)?;
     let connector = state.app.service.get(&name).await?;
-    let current = match &connector.definition.openapi_spec {
-        Some(Value::String(text)) => text.clone(),
-        Some(other) => serde_json::to_string_pretty(other).unwrap_or_default(),
-        None => String::new(),
-    };
+    let current = connector
+        .definition
+        .openapi_spec
+        .as_ref()
+        .map(OpenApiSpec::to_text)
+        .unwrap_or_default();
     Ok(reimport_page(&viewer, &name, &current, None, None))
 }
 
@@ -509,7 +504,7 @@ async fn reimport_preview(
     match state
         .app
         .service
-        .reimport_preview(&name, Value::String(spec.clone()), None)
+        .reimport_preview(&name, OpenApiSpec::from_text(&spec), None)
         .await
     {
         Ok(preview) => {
@@ -535,7 +530,7 @@ async fn reimport_apply(
     let select: Selection = serde_json::from_str(form.get("select").unwrap_or("{}"))
         .map_err(|e| UiError::new(StatusCode::BAD_REQUEST, format!("invalid selection: {e}")))?;
     let patch = ConnectorPatch {
-        openapi_spec: Some(Value::String(spec)),
+        openapi_spec: Some(OpenApiSpec::from_text(&spec)),
         openapi_select: Some(select),
         ..ConnectorPatch::default()
     };

@@ -6,7 +6,7 @@ use maud::{Markup, html};
 use serde_json::Value;
 
 use super::layout::{duration, time_ago};
-use crate::imports::{HttpCall, LogEntry};
+use crate::imports::{BodyPreview, HttpCall, HttpHeader, LogEntry, PREVIEW_BUDGET_BYTES};
 use crate::model::{ConnectorDefinition, ExecutionModel};
 use crate::service::ExecutionResponse;
 use crate::store::ExecutionRecord;
@@ -165,6 +165,23 @@ pub fn render(trace: &Trace<'_>, definition: &ConnectorDefinition, test: bool) -
                             dt { "Duration" } dd { (duration(call.duration_ms)) }
                             @if let Some(error) = &call.error { dt { "Error" } dd { (error) } }
                         }
+                        div class="exchange" {
+                            section aria-label={ "Request of call " (i + 1) } {
+                                h4 { "Request" }
+                                (headers_table(&format!("Request headers of call {}", i + 1), &call.request_headers))
+                                (body_preview(call.request_body.as_ref(), "No body."))
+                            }
+                            section aria-label={ "Response of call " (i + 1) } {
+                                h4 { "Response" }
+                                @if call.status.is_some() {
+                                    (headers_table(&format!("Response headers of call {}", i + 1), &call.response_headers))
+                                    (body_preview(call.response_body.as_ref(),
+                                        if call.error.is_some() || call.status.is_some_and(|s| (300..400).contains(&s)) { "Body not read." } else { "No body." }))
+                                } @else {
+                                    p class="muted" { "No response." }
+                                }
+                            }
+                        }
                     }
                 }
             }
@@ -184,6 +201,127 @@ pub fn render(trace: &Trace<'_>, definition: &ConnectorDefinition, test: bool) -
                 }
             }
         }
+    }
+}
+
+/// A call's headers as a table (masked already).
+fn headers_table(caption: &str, headers: &[HttpHeader]) -> Markup {
+    html! {
+        @if headers.is_empty() {
+            p class="muted small" { "No headers recorded." }
+        } @else {
+            table class="table headers" {
+                caption class="visually-hidden" { (caption) }
+                thead { tr { th scope="col" { "Header" } th scope="col" { "Value" } } }
+                tbody {
+                    @for header in headers {
+                        tr { td { code { (header.name) } } td { code class="header-value" { (header.value) } } }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The start of a body: text in a `<pre>` (JSON pretty-printed when whole),
+/// binary bodies only described.
+fn body_preview(body: Option<&BodyPreview>, absent: &str) -> Markup {
+    let Some(body) = body else {
+        return html! { p class="muted small" { (absent) } };
+    };
+    let size = bytes(body.size);
+    html! {
+        @match &body.text {
+            Some(text) => {
+                p class="muted small body-note" {
+                    "Body, " (size)
+                    @if body.truncated { ", first " (bytes(text.len() as u64)) " shown" }
+                }
+                pre class="body-preview" tabindex="0" { code { (readable(text, body.truncated)) } }
+            }
+            None if body.binary => p class="muted small body-note" { "Binary body, " (size) " (not shown)." },
+            None => p class="muted small body-note" {
+                "Body, " (size) ", not kept: the execution's previews reached their "
+                (bytes(PREVIEW_BUDGET_BYTES as u64)) " budget."
+            },
+        }
+    }
+}
+
+/// Whole JSON indented (keys in the order received), anything else as it is.
+fn readable(text: &str, truncated: bool) -> String {
+    let json = !truncated
+        && text.trim_start().starts_with(['{', '['])
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok();
+    if json {
+        indent_json(text)
+    } else {
+        text.to_string()
+    }
+}
+
+/// Valid JSON text re-indented by two spaces, without reordering anything.
+fn indent_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut depth = 0usize;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = text.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n("  ", depth));
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.peek().is_some_and(|c| c.is_whitespace()) {
+                    chars.next();
+                }
+                if chars.peek().is_some_and(|&next| next == '}' || next == ']') {
+                    out.extend(chars.next());
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(": "),
+            c if c.is_whitespace() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A byte count for people.
+fn bytes(count: u64) -> String {
+    match count {
+        0..1024 => format!("{count} bytes"),
+        1024..1_048_576 => format!("{:.1} KiB", count as f64 / 1024.0),
+        _ => format!("{:.1} MiB", count as f64 / 1_048_576.0),
     }
 }
 
@@ -213,4 +351,30 @@ pub fn preview(value: &Value) -> String {
         &text[..cut],
         text.len() - cut
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_json_bodies_are_indented_in_their_own_order() {
+        assert_eq!(
+            readable(r#"{"z":1,"a":[1, {}],"s":"a,b:{\"c\"}","e":[]}"#, false),
+            "{\n  \"z\": 1,\n  \"a\": [\n    1,\n    {}\n  ],\n  \"s\": \"a,b:{\\\"c\\\"}\",\n  \"e\": []\n}"
+        );
+        assert_eq!(
+            readable(r#"{"cut":"#, true),
+            r#"{"cut":"#,
+            "a cut body stays as it is"
+        );
+        assert_eq!(readable("[INFO] not json", false), "[INFO] not json");
+    }
+
+    #[test]
+    fn byte_counts_read_well() {
+        assert_eq!(bytes(512), "512 bytes");
+        assert_eq!(bytes(2048), "2.0 KiB");
+        assert_eq!(bytes(3 * 1_048_576), "3.0 MiB");
+    }
 }

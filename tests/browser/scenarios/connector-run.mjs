@@ -25,7 +25,7 @@ export default async function (t) {
   const url = await call.locator(".url").first().textContent();
   t.check(url.includes("/api/contacts?limit=5&offset=0"), `the trace shows the URL with the params (${url})`);
   t.check((await call.locator(".badge").first().textContent()) === "200", "the trace shows the status");
-  t.check(await result.getByText('"total": 2').isVisible(), "the trace shows the result data");
+  t.check(await result.getByText('"contacts": [').isVisible(), "the trace shows the result data");
   await t.settled("connector-run-trace");
 
   // Replace the secret with a wrong one: Test fails and says why.

@@ -4,8 +4,10 @@
 // declared commands) → review → Create Connector. Then the connector's
 // script in the editor: a syntax error shows inline at its line and blocks
 // saving; fixed, it saves; listContacts runs against the CRM stand-in and
-// the trace shows the HTTP call, never the API key (every response the
-// browser receives is also checked for it).
+// the trace shows the HTTP call with its headers (the API key masked) and
+// the start of the answer, never the API key (every response the browser
+// receives is also checked for it); the Last executions panel shows the run
+// without a reload, and its link leads to the stored trace.
 
 function editorHost(page) {
   return page.locator("[data-floh-editor-host]").first();
@@ -123,6 +125,10 @@ export default async function (t) {
   await t.settled("connector-after-script-save");
 
   // Run listContacts: the trace shows the HTTP call and masks the API key.
+  // The page is not reloaded: the Last executions panel updates itself.
+  await page.evaluate(() => { window.flohSamePage = true; });
+  const historyRows = page.locator("#history tbody tr");
+  const runsBefore = await historyRows.count();
   await page.locator("summary").filter({ hasText: "listContacts" }).click();
   await page.getByRole("button", { name: "Run listContacts" }).click();
   const trace = page.locator("#run-result .trace");
@@ -130,10 +136,40 @@ export default async function (t) {
   await trace.locator(".method").filter({ hasText: "GET" }).first().waitFor();
   const url = await trace.locator(".url").first().textContent();
   t.check(url.includes("/api/contacts?limit=50&offset=0"), `the trace shows the call: ${url}`);
-  await trace.locator("details summary").first().click();
+  await checkCallDetails(t, trace);
+  // The new run appears in the panel without a reload.
+  await page.waitForFunction(
+    (before) => document.querySelectorAll("#history tbody tr").length > before,
+    runsBefore,
+  );
+  const newest = historyRows.first();
+  t.check((await newest.locator("code").textContent()) === "listContacts", "the newest row is the run");
+  t.check(await page.evaluate(() => window.flohSamePage === true), "the page was not reloaded");
+  await t.settled("script-run-trace");
+
+  // The stored trace, from the panel's link, shows the same details.
+  await newest.getByRole("link", { name: /View trace/ }).click();
+  await page.waitForURL(/\/connectors\/my-crm\/executions\//);
+  const stored = page.locator(".trace");
+  await checkCallDetails(t, stored);
+  await t.settled("script-execution-trace");
+}
+
+/** The first HTTP call of `trace`: request headers with the key masked, the
+ * CRM stand-in's answer in the body preview. */
+async function checkCallDetails(t, trace) {
+  const call = trace.locator("details").first();
+  if (!(await call.evaluate((d) => d.open))) await call.locator("summary").click();
   const text = await trace.textContent();
   t.check(!text.includes(t.data.apiKey), "the API key does not appear in the trace");
-  // Where the trace shows the Authorization header, its value is masked.
-  if (/authorization/i.test(text)) t.check(text.includes("***"), "the Authorization header is masked");
-  await t.settled("script-run-trace");
+  const request = call.getByRole("table", { name: /Request headers of call 1/ });
+  const auth = request.locator("tr").filter({ hasText: "authorization" });
+  await auth.waitFor();
+  const shown = (await auth.locator("td").nth(1).textContent()).trim();
+  t.check(shown === "Bearer ***", `the Authorization header is masked: ${shown}`);
+  const response = call.getByRole("table", { name: /Response headers of call 1/ });
+  const type = (await response.locator("tr").filter({ hasText: "content-type" }).textContent()) || "";
+  t.check(type.includes("application/json"), `the response headers are shown: ${type}`);
+  const body = (await call.locator("pre.body-preview").last().textContent()) || "";
+  t.check(body.includes('"total": 2') && body.includes('"id": "c1"'), `the response body preview: ${body}`);
 }

@@ -571,8 +571,12 @@ async fn an_agent_at_its_in_flight_limit_refuses_more_and_the_cli_lists_and_remo
     assert!(ok, "{stderr}");
     let held = slow.await.expect("slow call");
     assert_eq!(held["errorCode"], "AGENT_DISCONNECTED", "{held}");
+    // The server answers the held command before the agent has printed why
+    // it was dropped: wait for the line rather than racing it.
     assert!(
-        agent.printed().contains("AGENT_REMOVED"),
+        agent
+            .wait_for("AGENT_REMOVED", 1, Duration::from_secs(30))
+            .await,
         "{}",
         agent.printed()
     );
