@@ -14,6 +14,10 @@ use super::{ExecutionRecord, Store, StoreError, decode, encode};
 
 /// Each connector's latest execution summaries, by connector id.
 pub(super) const ACTIVITY: TableDefinition<&str, &[u8]> = TableDefinition::new("activity");
+/// Each connector's newest execution summary, by connector id: what a
+/// listing shows without reading a whole window of activity.
+pub(super) const LAST_EXECUTION: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("last_execution");
 /// Recent executions across connectors by (start time, execution id).
 pub(super) const RECENT: TableDefinition<(u64, &str), &[u8]> =
     TableDefinition::new("recent_executions");
@@ -76,12 +80,30 @@ struct RecentEntry {
     summary: ExecutionSummary,
 }
 
+/// Fill `LAST_EXECUTION` from the activity of a database written before it
+/// existed, inside `txn`.
+pub(super) fn backfill(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let activity = txn.open_table(ACTIVITY)?;
+    let mut last = txn.open_table(LAST_EXECUTION)?;
+    if last.is_empty()? && !activity.is_empty()? {
+        for entry in activity.iter()? {
+            let (id, value) = entry?;
+            let summaries: Vec<ExecutionSummary> = decode(value.value())?;
+            if let Some(newest) = summaries.last() {
+                last.insert(id.value(), encode(newest).as_slice())?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Update the summaries for a batch of new history records.
 pub(super) fn record(
     txn: &WriteTransaction,
     batch: &[(String, ExecutionRecord)],
 ) -> Result<(), StoreError> {
     let mut activity = txn.open_table(ACTIVITY)?;
+    let mut last = txn.open_table(LAST_EXECUTION)?;
     let mut by_connector: HashMap<&str, Vec<ExecutionSummary>> = HashMap::new();
     for (connector_id, record) in batch {
         by_connector
@@ -98,7 +120,7 @@ pub(super) fn record(
         let excess = kept.len().saturating_sub(ACTIVITY_PER_CONNECTOR);
         kept.drain(..excess);
         if let Some(newest) = kept.last() {
-            super::listing::set_last(txn, id, newest)?;
+            last.insert(id, encode(newest).as_slice())?;
         }
         activity.insert(id, encode(&kept).as_slice())?;
     }
@@ -130,6 +152,7 @@ pub(super) fn record(
 /// Forget a deleted connector's summaries.
 pub(super) fn forget(txn: &WriteTransaction, connector_id: &str) -> Result<(), StoreError> {
     txn.open_table(ACTIVITY)?.remove(connector_id)?;
+    txn.open_table(LAST_EXECUTION)?.remove(connector_id)?;
     let mut recent = txn.open_table(RECENT)?;
     let theirs: Vec<(u64, String)> = recent
         .iter()?

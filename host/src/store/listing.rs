@@ -9,15 +9,12 @@ use redb::{
 };
 use serde::{Deserialize, Serialize};
 
-use super::activity::{ACTIVITY, ExecutionSummary};
+use super::activity::{ExecutionSummary, LAST_EXECUTION};
 use super::{CONNECTORS, ConnectorRecord, Store, StoreError, decode, encode};
 use crate::model::ExecutionModel;
 
 /// Connector summaries by connector id.
 pub(super) const LISTING: TableDefinition<&str, &[u8]> = TableDefinition::new("connector_listing");
-/// Each connector's newest execution summary, by connector id.
-pub(super) const LAST_EXECUTION: TableDefinition<&str, &[u8]> =
-    TableDefinition::new("last_execution");
 
 /// A connector as listed: the fields that tell connectors apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,26 +92,14 @@ pub(super) fn write(txn: &WriteTransaction, record: &ConnectorRecord) -> Result<
     Ok(())
 }
 
-/// Forget a deleted connector's entry and last execution.
+/// Forget a deleted connector's entry.
 pub(super) fn forget(txn: &WriteTransaction, id: &str) -> Result<(), StoreError> {
     txn.open_table(LISTING)?.remove(id)?;
-    txn.open_table(LAST_EXECUTION)?.remove(id)?;
     Ok(())
 }
 
-/// Record `summary` as the newest execution of connector `id`.
-pub(super) fn set_last(
-    txn: &WriteTransaction,
-    id: &str,
-    summary: &ExecutionSummary,
-) -> Result<(), StoreError> {
-    txn.open_table(LAST_EXECUTION)?
-        .insert(id, encode(summary).as_slice())?;
-    Ok(())
-}
-
-/// Fill the tables from the records and activity of a database written
-/// before they existed (or left out of step), inside `txn`.
+/// Fill the table from the records of a database written before it existed
+/// (or left out of step), inside `txn`.
 pub(super) fn backfill(txn: &WriteTransaction) -> Result<(), StoreError> {
     let connectors = txn.open_table(CONNECTORS)?;
     let mut listing = txn.open_table(LISTING)?;
@@ -127,17 +112,6 @@ pub(super) fn backfill(txn: &WriteTransaction) -> Result<(), StoreError> {
                 id.value(),
                 encode(&ConnectorListing::of(&record)).as_slice(),
             )?;
-        }
-    }
-    let activity = txn.open_table(ACTIVITY)?;
-    let mut last = txn.open_table(LAST_EXECUTION)?;
-    if last.is_empty()? && !activity.is_empty()? {
-        for entry in activity.iter()? {
-            let (id, value) = entry?;
-            let summaries: Vec<ExecutionSummary> = decode(value.value())?;
-            if let Some(newest) = summaries.last() {
-                last.insert(id.value(), encode(newest).as_slice())?;
-            }
         }
     }
     Ok(())

@@ -96,6 +96,7 @@ impl Store {
         txn.open_table(specs::SPECS)?;
         txn.open_table(specs::SPEC_REFS)?;
         listing::backfill(&txn)?;
+        activity::backfill(&txn)?;
         txn.commit()?;
         Ok(Self { db: Arc::new(db) })
     }
@@ -570,6 +571,53 @@ mod tests {
             .map(|e| e.id)
             .collect();
         assert_eq!(ids, ["e6", "e5", "e4"]);
+    }
+
+    #[tokio::test]
+    async fn the_listing_follows_inserts_updates_runs_and_deletes() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
+        store
+            .insert_connector(record("c1", "crm"), None, None)
+            .await
+            .expect("insert");
+        store
+            .insert_connector(record("c2", "hr"), None, None)
+            .await
+            .expect("insert");
+        let mut renamed = record("c1", "sales");
+        renamed.sealed_config = None;
+        store
+            .update_connector(renamed, "crm".into(), None, SpecChange::Keep)
+            .await
+            .expect("update");
+        let batch: Vec<_> = (0..3).map(|n| ("c2".to_string(), execution(n))).collect();
+        store.append_executions(batch, 10).await.expect("append");
+
+        let listed = store.listing().await.expect("listing");
+        let by_id: std::collections::HashMap<_, _> = listed
+            .iter()
+            .map(|(entry, last)| (entry.id.as_str(), (entry, last)))
+            .collect();
+        let (sales, never_ran) = by_id["c1"];
+        assert_eq!(sales.name, "sales");
+        assert!(!sales.configured, "the update dropped the config");
+        assert!(never_ran.is_none());
+        let (hr, last) = by_id["c2"];
+        assert!(hr.configured);
+        assert_eq!(last.as_ref().expect("ran").id, "e2", "the newest run");
+
+        assert!(store.delete_connector("c2".into()).await.expect("delete"));
+        let listed = store.listing().await.expect("listing");
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0].0.id, "c1");
+        // A connector created again under the old id starts without runs.
+        store
+            .insert_connector(record("c2", "hr"), None, None)
+            .await
+            .expect("insert");
+        let listed = store.listing().await.expect("listing");
+        assert!(listed.iter().all(|(_, last)| last.is_none()), "{listed:?}");
     }
 
     #[tokio::test]

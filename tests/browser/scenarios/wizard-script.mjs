@@ -86,7 +86,9 @@ export default async function (t) {
   await page.locator("#config-baseUrl").fill(t.data.baseUrl);
   await page.locator("#secret-apiKey").fill(t.data.apiKey);
   await page.getByRole("button", { name: "Save config" }).click();
-  await page.locator("#config-card .secret-state").filter({ hasText: "set" }).first().waitFor();
+  // Wait for the saved state itself ("not set" contains "set" too): leaving
+  // the page before the save answers would drop it.
+  await page.locator("#config-card .secret-state.badge-ok").first().waitFor();
 
   // The script editor: the spec's script, then a syntax error on line 3.
   await page.getByRole("link", { name: "Edit script" }).click();
