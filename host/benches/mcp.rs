@@ -4,9 +4,12 @@
 //! MCP adds (JSON-RPC framing, the session, the SSE response, the tool's
 //! result shaping).
 //!
-//! Server and clients run in this process on separate runtimes over
-//! loopback. The MCP client is rmcp's own (reqwest underneath, like the API
-//! client). Run with `cargo bench -p floh --bench mcp` (or `just bench-mcp`).
+//! Two MCP clients: rmcp's own in a 2025-11-25 session (the SDK's client
+//! machinery, the session and an SSE answer per call), and a plain HTTP
+//! client speaking the stateless 2026-07-28 revision (one POST, one JSON
+//! answer: what the server itself adds). Server and clients run in this
+//! process on separate runtimes over loopback, reqwest underneath both HTTP
+//! clients. Run with `cargo bench -p floh --bench mcp` (or `just bench-mcp`).
 
 mod load;
 
@@ -98,18 +101,55 @@ fn main() {
                 }
             }
         };
+        let stateless = {
+            let (http, mcp_url) = (http.clone(), format!("{url}/mcp"));
+            let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "execute_connector_command",
+                "arguments": {"connector": "ping", "command": "ping"},
+                "_meta": {
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientCapabilities": {},
+                },
+            }})
+            .to_string();
+            move || {
+                let (http, mcp_url, call) = (http.clone(), mcp_url.clone(), call.clone());
+                async move {
+                    let response = http
+                        .post(&mcp_url)
+                        .bearer_auth(TOKEN)
+                        .header("content-type", "application/json")
+                        .header("accept", "application/json, text/event-stream")
+                        .header("mcp-protocol-version", "2026-07-28")
+                        .header("mcp-method", "tools/call")
+                        .header("mcp-name", "execute_connector_command")
+                        .body(call)
+                        .send()
+                        .await
+                        .expect("tools/call");
+                    let status = response.status();
+                    let body = response.text().await.expect("body");
+                    assert!(status.is_success(), "{status}: {body}");
+                    assert!(body.contains("\"isError\":false"), "{body}");
+                }
+            }
+        };
         println!("one caller, sequential executions of a trivial script:");
         let window = Duration::from_secs(5);
         let by_api = drive(1, window, api).await;
-        let by_mcp = drive(1, window, mcp).await;
+        let by_session = drive(1, window, mcp).await;
+        let by_stateless = drive(1, window, stateless).await;
         report("POST /api/connectors/ping/execute", &by_api);
-        report("MCP execute_connector_command", &by_mcp);
-        println!(
-            "  MCP / API: p50 {:.2}x ({:+.3} ms), p99 {:.2}x",
-            ms(by_mcp.p50) / ms(by_api.p50),
-            ms(by_mcp.p50) - ms(by_api.p50),
-            ms(by_mcp.p99) / ms(by_api.p99),
-        );
+        report("MCP, rmcp client, 2025-11-25 session", &by_session);
+        report("MCP, plain POST, 2026-07-28", &by_stateless);
+        for (label, by_mcp) in [("session", &by_session), ("stateless", &by_stateless)] {
+            println!(
+                "  MCP ({label}) / API: p50 {:.2}x ({:+.3} ms), p99 {:.2}x",
+                ms(by_mcp.p50) / ms(by_api.p50),
+                ms(by_mcp.p50) - ms(by_api.p50),
+                ms(by_mcp.p99) / ms(by_api.p99),
+            );
+        }
     });
     drop(server_rt);
     let _ = std::fs::remove_dir_all(&data);
@@ -117,7 +157,7 @@ fn main() {
 
 fn report(label: &str, figures: &Figures) {
     println!(
-        "  {label:<36} p50 {:.3} ms  p99 {:.3} ms  {:.0}/s",
+        "  {label:<38} p50 {:.3} ms  p99 {:.3} ms  {:.0}/s",
         ms(figures.p50),
         ms(figures.p99),
         figures.rate

@@ -94,6 +94,9 @@ pub fn routes(endpoint: McpEndpoint) -> Router {
         .with_allowed_hosts(endpoint.settings.hosts())
         .with_allowed_origins(endpoint.settings.origins())
         .enforce_origin_validation()
+        // Stateless (2026-07-28) requests whose tool sends no progress get a
+        // plain JSON answer instead of a one-event SSE stream.
+        .with_json_response(true)
         .with_max_request_body_bytes(MAX_REQUEST_BYTES);
     let service = endpoint.service.clone();
     let metrics = endpoint.metrics.clone();

@@ -42,16 +42,8 @@ pub fn routes() -> Router<UiState> {
         .route("/connectors/{name}/reimport/apply", post(reimport_apply))
 }
 
-fn admin_only(viewer: &Viewer) -> Result<(), UiError> {
-    if viewer.may_change() {
-        Ok(())
-    } else {
-        Err(UiError::new(
-            StatusCode::FORBIDDEN,
-            "importing creates a connector and needs an admin token",
-        ))
-    }
-}
+/// Why an executor is refused the import pages.
+const IMPORT_NEEDS_ADMIN: &str = "importing creates a connector and needs an admin token";
 
 /// Pairs of a urlencoded form, repeated keys kept (checkboxes).
 struct Pairs(Vec<(String, String)>);
@@ -138,7 +130,7 @@ fn working_indicator(label: &str) -> Markup {
 }
 
 async fn start(viewer: Viewer) -> Result<Page, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(IMPORT_NEEDS_ADMIN)?;
     Ok(start_page(&viewer, "", None))
 }
 
@@ -163,7 +155,7 @@ async fn parse(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(IMPORT_NEEDS_ADMIN)?;
     let form = Pairs::parse(&body);
     let spec = form.get("spec").unwrap_or("").to_string();
     if spec.trim().is_empty() {
@@ -340,7 +332,7 @@ async fn create(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(IMPORT_NEEDS_ADMIN)?;
     let form = Pairs::parse(&body);
     let spec = form.get("spec").unwrap_or("").to_string();
     let full = state
@@ -419,7 +411,7 @@ async fn reimport_start(
     viewer: Viewer,
     Path(name): Path<String>,
 ) -> Result<Page, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(IMPORT_NEEDS_ADMIN)?;
     let connector = state.app.service.get(&name).await?;
     let current = connector
         .definition
@@ -498,7 +490,7 @@ async fn reimport_preview(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(IMPORT_NEEDS_ADMIN)?;
     let form = Pairs::parse(&body);
     let spec = form.get("spec").unwrap_or("").to_string();
     match state
@@ -524,7 +516,7 @@ async fn reimport_apply(
     Path(name): Path<String>,
     body: Bytes,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(IMPORT_NEEDS_ADMIN)?;
     let form = Pairs::parse(&body);
     let spec = form.get("spec").unwrap_or("").to_string();
     let select: Selection = serde_json::from_str(form.get("select").unwrap_or("{}"))

@@ -64,6 +64,17 @@ impl Viewer {
     pub fn may_change(&self) -> bool {
         self.role.allows(Access::Change)
     }
+
+    /// 403 with `why` (what needs an admin) unless this person may change
+    /// things: for pages that only lead to a change, such as the wizard's
+    /// steps, which the route rule lets any signed-in person read.
+    pub fn require_change(&self, why: &str) -> Result<(), UiError> {
+        if self.may_change() {
+            Ok(())
+        } else {
+            Err(UiError::new(StatusCode::FORBIDDEN, why))
+        }
+    }
 }
 
 #[derive(Clone)]

@@ -56,16 +56,8 @@ pub fn routes() -> Router<UiState> {
         .route("/connectors/new/create", post(create))
 }
 
-fn admin_only(viewer: &Viewer) -> Result<(), UiError> {
-    if viewer.may_change() {
-        Ok(())
-    } else {
-        Err(UiError::new(
-            StatusCode::FORBIDDEN,
-            "creating connectors needs an admin token",
-        ))
-    }
-}
+/// Why an executor is refused the wizard.
+const CREATE_NEEDS_ADMIN: &str = "creating connectors needs an admin token";
 
 fn wizard_page(viewer: &Viewer, step: &str, body: Markup) -> Page {
     Page::new(
@@ -79,7 +71,7 @@ fn wizard_page(viewer: &Viewer, step: &str, body: Markup) -> Page {
 // Step 1: the execution model.
 
 async fn choose_model(viewer: Viewer) -> Result<Page, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(CREATE_NEEDS_ADMIN)?;
     let models = [
         (
             "built_in",
@@ -129,7 +121,7 @@ async fn details(
     viewer: Viewer,
     Query(query): Query<DetailsQuery>,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(CREATE_NEEDS_ADMIN)?;
     let page = match query.model.as_deref() {
         Some("built_in") => built_in_details(&state, &viewer, query.type_name.as_deref())?,
         Some("script") => script_details(&viewer, &Form::default(), None),
@@ -460,7 +452,7 @@ fn field_type_name(kind: &FieldType) -> &'static str {
 }
 
 async fn probe(State(state): State<UiState>, viewer: Viewer, body: Bytes) -> Result<Page, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(CREATE_NEEDS_ADMIN)?;
     let form = Form::parse(&body);
     let endpoint = form.get("endpointUrl").unwrap_or("").trim().to_string();
     match state.app.service.probe_external(&endpoint, &[]).await {
@@ -477,7 +469,7 @@ async fn probe(State(state): State<UiState>, viewer: Viewer, body: Bytes) -> Res
 // Step 3 (script): the script, from a template of the declared commands.
 
 async fn script_step(viewer: Viewer, body: Bytes) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(CREATE_NEEDS_ADMIN)?;
     let form = Form::parse(&body);
     let schema = match script_schema(&form) {
         Ok(schema) => schema,
@@ -745,7 +737,7 @@ async fn review(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(CREATE_NEEDS_ADMIN)?;
     let form = Form::parse(&body);
     let definition = definition_of(&state, &form)
         .map_err(|message| UiError::new(StatusCode::BAD_REQUEST, message))?;
@@ -845,7 +837,7 @@ async fn create(
     viewer: Viewer,
     body: Bytes,
 ) -> Result<Response, UiError> {
-    admin_only(&viewer)?;
+    viewer.require_change(CREATE_NEEDS_ADMIN)?;
     let form = Form::parse(&body);
     let token = form.get("pending").unwrap_or("");
     let definition = take_pending(&viewer, token).ok_or_else(|| {
