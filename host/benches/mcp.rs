@@ -4,10 +4,10 @@
 //! MCP adds (JSON-RPC framing, the session, the SSE response, the tool's
 //! result shaping).
 //!
-//! Two MCP clients: rmcp's own in a 2025-11-25 session (the SDK's client
+//! Three MCP clients: rmcp's own in a 2025-11-25 session (the SDK's client
 //! machinery, the session and an SSE answer per call), and a plain HTTP
-//! client speaking the stateless 2026-07-28 revision (one POST, one JSON
-//! answer: what the server itself adds). Server and clients run in this
+//! client in the same session protocol and in the stateless 2026-07-28
+//! revision (one POST, one answer: what the server itself adds). Server and clients run in this
 //! process on separate runtimes over loopback, reqwest underneath both HTTP
 //! clients. Run with `cargo bench -p floh --bench mcp` (or `just bench-mcp`).
 
@@ -101,6 +101,72 @@ fn main() {
                 }
             }
         };
+        // The same session protocol without the SDK's client: initialize
+        // once, then one POST per call, its SSE answer read to the end.
+        let session_id = {
+            let initialize = json!({"jsonrpc": "2.0", "id": 0, "method": "initialize", "params": {
+                "protocolVersion": "2025-11-25", "capabilities": {},
+                "clientInfo": {"name": "bench", "version": "1"}}});
+            let response = http
+                .post(format!("{url}/mcp"))
+                .bearer_auth(TOKEN)
+                .header("accept", "application/json, text/event-stream")
+                .json(&initialize)
+                .send()
+                .await
+                .expect("initialize");
+            let id = response
+                .headers()
+                .get("mcp-session-id")
+                .and_then(|v| v.to_str().ok())
+                .expect("a session id")
+                .to_string();
+            let _ = response.text().await;
+            let initialized = json!({"jsonrpc": "2.0", "method": "notifications/initialized"});
+            http.post(format!("{url}/mcp"))
+                .bearer_auth(TOKEN)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-session-id", &id)
+                .header("mcp-protocol-version", "2025-11-25")
+                .json(&initialized)
+                .send()
+                .await
+                .expect("initialized");
+            id
+        };
+        let raw_session = {
+            let (http, mcp_url, session_id) = (http.clone(), format!("{url}/mcp"), session_id);
+            let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
+                "name": "execute_connector_command",
+                "arguments": {"connector": "ping", "command": "ping"},
+            }})
+            .to_string();
+            move || {
+                let (http, mcp_url, call, session_id) = (
+                    http.clone(),
+                    mcp_url.clone(),
+                    call.clone(),
+                    session_id.clone(),
+                );
+                async move {
+                    let response = http
+                        .post(&mcp_url)
+                        .bearer_auth(TOKEN)
+                        .header("content-type", "application/json")
+                        .header("accept", "application/json, text/event-stream")
+                        .header("mcp-session-id", session_id)
+                        .header("mcp-protocol-version", "2025-11-25")
+                        .body(call)
+                        .send()
+                        .await
+                        .expect("tools/call");
+                    let status = response.status();
+                    let body = response.text().await.expect("body");
+                    assert!(status.is_success(), "{status}: {body}");
+                    assert!(body.contains("\"isError\":false"), "{body}");
+                }
+            }
+        };
         let stateless = {
             let (http, mcp_url) = (http.clone(), format!("{url}/mcp"));
             let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {
@@ -138,11 +204,17 @@ fn main() {
         let window = Duration::from_secs(5);
         let by_api = drive(1, window, api).await;
         let by_session = drive(1, window, mcp).await;
+        let by_raw_session = drive(1, window, raw_session).await;
         let by_stateless = drive(1, window, stateless).await;
         report("POST /api/connectors/ping/execute", &by_api);
         report("MCP, rmcp client, 2025-11-25 session", &by_session);
+        report("MCP, plain POST, 2025-11-25 session", &by_raw_session);
         report("MCP, plain POST, 2026-07-28", &by_stateless);
-        for (label, by_mcp) in [("session", &by_session), ("stateless", &by_stateless)] {
+        for (label, by_mcp) in [
+            ("rmcp session", &by_session),
+            ("plain session", &by_raw_session),
+            ("stateless", &by_stateless),
+        ] {
             println!(
                 "  MCP ({label}) / API: p50 {:.2}x ({:+.3} ms), p99 {:.2}x",
                 ms(by_mcp.p50) / ms(by_api.p50),
