@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::HostCalls;
 use crate::bindings::http::{HttpError, Method, Request, Response};
 use crate::imports::http::describe;
 use crate::model::ConfigSchema;
+use crate::runtime::HostCalls;
 use crate::runtime::{ConnectorResult, ExecutionContext, ExecutionError, Invocation};
 
 /// `endpoint` joined with one path segment, tolerant of a trailing slash.

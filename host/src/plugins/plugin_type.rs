@@ -8,9 +8,10 @@ use std::time::{Duration, Instant};
 use super::PluginError;
 use super::inspect::{PluginStamp, inspect};
 use crate::bindings::{ConnectorPre, ExecuteError};
-use crate::connectors::{BoxFuture, BuiltinType, HostCalls, TypeDescriptor};
+use crate::connectors::{BoxFuture, BuiltinType, TypeDescriptor};
 use crate::imports::LogEntry;
 use crate::model::{ConfigSchema, validate_name};
+use crate::runtime::HostCalls;
 use crate::runtime::host_state::{HostState, linker};
 use crate::runtime::{
     ConnectorResult, EPOCH_TICK, ExecutionContext, ExecutionError, Invocation, ScriptEngine,

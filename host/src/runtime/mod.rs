@@ -4,6 +4,7 @@
 mod artefact_cache;
 mod engine_wasm;
 mod execution;
+mod host_calls;
 pub mod host_state;
 mod limits;
 mod script_engine;
@@ -15,6 +16,7 @@ pub use engine_wasm::{ENGINE_WASM, engine_version};
 pub use execution::{
     ConnectorResult, Execution, ExecutionError, Invocation, InvocationMetadata, OutcomeFields,
 };
+pub use host_calls::HostCalls;
 pub use limits::{ExecutionLimits, MemoryLimiter};
 pub use script_engine::{
     CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions,

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
 
+use super::HostCalls;
 use super::artefact_cache::ArtefactCache;
 use super::engine_wasm::{ENGINE_WASM, engine_version};
 use super::execution::{ConnectorResult, Execution, ExecutionError, Invocation};
@@ -14,7 +15,6 @@ use super::host_state::{HostState, linker};
 use super::limits::{ExecutionLimits, MemoryLimiter};
 use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 use crate::bindings::{RunError, ScriptEnginePre, types};
-use crate::connectors::HostCalls;
 use crate::egress::EgressPolicy;
 use crate::egress::resolver::HttpClients;
 use crate::imports::{ConfigImport, HttpImport, LogCapture, LogLevel, SharedCache};
