@@ -12,6 +12,19 @@ use serde_json::Value;
 /// The admin token every test server is started with.
 pub const ADMIN_TOKEN: &str = "floh_e2e_admin_token_0123456789abcdef";
 
+/// Assert an API error answer: its status, its `error.code`, and a message
+/// that mentions `mentions`.
+pub fn assert_error(response: (u16, Value), status: u16, code: &str, mentions: &str) {
+    let (actual, body) = response;
+    assert_eq!(actual, status, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    let message = body["error"]["message"].as_str().unwrap_or("");
+    assert!(
+        message.contains(mentions),
+        "`{message}` does not mention `{mentions}`"
+    );
+}
+
 /// The `floh` binary (or `FLOH_BIN`). The first call in a test process runs
 /// `cargo build` for it, so the tests never run against a stale binary even
 /// when only this package is tested.

@@ -141,31 +141,11 @@ fn main() {
                 "arguments": {"connector": "ping", "command": "ping"},
             }})
             .to_string();
-            move || {
-                let (http, mcp_url, call, session_id) = (
-                    http.clone(),
-                    mcp_url.clone(),
-                    call.clone(),
-                    session_id.clone(),
-                );
-                async move {
-                    let response = http
-                        .post(&mcp_url)
-                        .bearer_auth(TOKEN)
-                        .header("content-type", "application/json")
-                        .header("accept", "application/json, text/event-stream")
-                        .header("mcp-session-id", session_id)
-                        .header("mcp-protocol-version", "2025-11-25")
-                        .body(call)
-                        .send()
-                        .await
-                        .expect("tools/call");
-                    let status = response.status();
-                    let body = response.text().await.expect("body");
-                    assert!(status.is_success(), "{status}: {body}");
-                    assert!(body.contains("\"isError\":false"), "{body}");
-                }
-            }
+            let headers = vec![
+                ("mcp-session-id", session_id),
+                ("mcp-protocol-version", "2025-11-25".to_string()),
+            ];
+            move || plain_tool_call(http.clone(), mcp_url.clone(), headers.clone(), call.clone())
         };
         let stateless = {
             let (http, mcp_url) = (http.clone(), format!("{url}/mcp"));
@@ -178,27 +158,12 @@ fn main() {
                 },
             }})
             .to_string();
-            move || {
-                let (http, mcp_url, call) = (http.clone(), mcp_url.clone(), call.clone());
-                async move {
-                    let response = http
-                        .post(&mcp_url)
-                        .bearer_auth(TOKEN)
-                        .header("content-type", "application/json")
-                        .header("accept", "application/json, text/event-stream")
-                        .header("mcp-protocol-version", "2026-07-28")
-                        .header("mcp-method", "tools/call")
-                        .header("mcp-name", "execute_connector_command")
-                        .body(call)
-                        .send()
-                        .await
-                        .expect("tools/call");
-                    let status = response.status();
-                    let body = response.text().await.expect("body");
-                    assert!(status.is_success(), "{status}: {body}");
-                    assert!(body.contains("\"isError\":false"), "{body}");
-                }
-            }
+            let headers = vec![
+                ("mcp-protocol-version", "2026-07-28".to_string()),
+                ("mcp-method", "tools/call".to_string()),
+                ("mcp-name", "execute_connector_command".to_string()),
+            ];
+            move || plain_tool_call(http.clone(), mcp_url.clone(), headers.clone(), call.clone())
         };
         println!("one caller, sequential executions of a trivial script:");
         let window = Duration::from_secs(5);
@@ -225,6 +190,29 @@ fn main() {
     });
     drop(server_rt);
     let _ = std::fs::remove_dir_all(&data);
+}
+
+/// One `tools/call` POST without an SDK, with the revision's `headers`; its
+/// answer (JSON or an SSE stream) read to the end and checked.
+async fn plain_tool_call(
+    http: reqwest::Client,
+    url: String,
+    headers: Vec<(&'static str, String)>,
+    call: String,
+) {
+    let mut request = http
+        .post(&url)
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream");
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    let response = request.body(call).send().await.expect("tools/call");
+    let status = response.status();
+    let body = response.text().await.expect("body");
+    assert!(status.is_success(), "{status}: {body}");
+    assert!(body.contains("\"isError\":false"), "{body}");
 }
 
 fn report(label: &str, figures: &Figures) {

@@ -5,19 +5,8 @@
 
 use axum::Json;
 use axum::routing::get;
-use floh_e2e::{Api, Server, ServerSettings};
+use floh_e2e::{Api, Server, ServerSettings, assert_error};
 use serde_json::{Value, json};
-
-fn assert_error(response: (u16, Value), status: u16, code: &str, mentions: &str) {
-    let (actual, body) = response;
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or("");
-    assert!(
-        message.contains(mentions),
-        "`{message}` does not mention `{mentions}`"
-    );
-}
 
 async fn executor(api: &Api, url: &str) -> Api {
     let (status, issued) = api

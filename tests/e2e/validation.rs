@@ -1,20 +1,9 @@
 //! Every bad request gets the right status and a clear `{error:{code,message}}`.
 
-use floh_e2e::{ADMIN_TOKEN, Api, Server};
+use floh_e2e::{ADMIN_TOKEN, Api, Server, assert_error};
 use serde_json::{Value, json};
 
 use crate::crm;
-
-fn assert_error(response: (u16, Value), status: u16, code: &str, mentions: &str) {
-    let (actual, body) = response;
-    assert_eq!(actual, status, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    let message = body["error"]["message"].as_str().unwrap_or("");
-    assert!(
-        message.contains(mentions),
-        "`{message}` does not mention `{mentions}`"
-    );
-}
 
 #[tokio::test]
 async fn bad_definitions_are_refused_with_clear_errors() {

@@ -100,16 +100,18 @@ impl fmt::Debug for OpenApiSpec {
 
 /// Which operations to import (all when every list is empty). An operation
 /// is kept when its operationId, one of its tags, or its path is listed.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Deserialize, Serialize, utoipa::ToSchema, schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Selection {
-    /// operationIds.
+    /// operationIds to import.
     #[serde(default)]
     pub operation_ids: Vec<String>,
-    /// Tags.
+    /// Tags whose operations to import.
     #[serde(default)]
     pub tags: Vec<String>,
-    /// Path templates.
+    /// Path templates to import, e.g. `/pets/{petId}`.
     #[serde(default)]
     pub paths: Vec<String>,
 }

@@ -29,7 +29,7 @@ pub use generate::{
 };
 pub use history::HistoryWriter;
 pub use listing::{ConnectorSummary, ListFilter};
-pub use openapi::{ImportSelection, OpenApiImport};
+pub use openapi::OpenApiImport;
 pub use prepare::{MAX_DEFINITION_BYTES, MAX_OAS_DRAFT_BYTES, MAX_OAS_SCRIPT_BYTES};
 use prepare::{check_patch_size, check_size, compile, regenerate};
 pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};

@@ -17,7 +17,7 @@ pub struct OpenApiImport {
     pub spec: Value,
     /// Import only some operations (all when absent or empty).
     #[serde(default)]
-    pub select: Option<ImportSelection>,
+    pub select: Option<Selection>,
     /// Where a spec with relative server URLs is served (an absolute
     /// http(s) URL such as `https://api.example.com`): the draft's `baseUrl`
     /// becomes this base joined with the server's path.
@@ -25,37 +25,11 @@ pub struct OpenApiImport {
     pub base_url: Option<String>,
 }
 
-/// Which operations to import: an operation is kept when its operationId,
-/// one of its tags or its path is listed.
-#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct ImportSelection {
-    /// operationIds to import.
-    #[serde(default)]
-    pub operation_ids: Vec<String>,
-    /// Tags whose operations to import.
-    #[serde(default)]
-    pub tags: Vec<String>,
-    /// Path templates to import, e.g. `/pets/{petId}`.
-    #[serde(default)]
-    pub paths: Vec<String>,
-}
-
-impl From<ImportSelection> for Selection {
-    fn from(selection: ImportSelection) -> Self {
-        Self {
-            operation_ids: selection.operation_ids,
-            tags: selection.tags,
-            paths: selection.paths,
-        }
-    }
-}
-
 impl From<OpenApiImport> for OpenApiParse {
     fn from(import: OpenApiImport) -> Self {
         Self {
             spec: crate::model::OpenApiSpec::from_value(&import.spec),
-            select: import.select.unwrap_or_default().into(),
+            select: import.select.unwrap_or_default(),
             base_url: import.base_url,
         }
     }
