@@ -16,6 +16,10 @@ pub struct ConfigSchema {
     /// Commands by name.
     #[serde(default, deserialize_with = "super::json_shape::map_of_objects")]
     pub commands: BTreeMap<String, CommandSchema>,
+    /// The OAuth2 grant the host keeps for the connector, if it uses one
+    /// (its client fields join `connectionConfig`, see [`ConfigSchema::effective`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub oauth2: Option<super::OAuth2Settings>,
 }
 
 /// One command of a connector.
@@ -204,6 +208,19 @@ impl ConfigSchema {
             }
         }
         Ok(())
+    }
+
+    /// The schema as the host applies it: with an `oauth2` grant, its client
+    /// fields (`clientId`, `clientSecret`, and for the password grant
+    /// `username`, `password`) are connection-config fields too, unless the
+    /// schema declares them itself.
+    pub fn effective(mut self) -> Self {
+        if let Some(settings) = &self.oauth2 {
+            for (name, field) in settings.config_fields() {
+                self.connection_config.entry(name).or_insert(field);
+            }
+        }
+        self
     }
 
     /// Names of the fields marked `secret: true`.

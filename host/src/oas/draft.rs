@@ -201,6 +201,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), Oas
         config_schema: Some(ConfigSchema {
             connection_config: config.fields,
             commands,
+            oauth2: None,
         }),
         config: None,
         script_source: Some(source),

@@ -59,6 +59,7 @@ impl ConnectorService {
         let schema = update.commands.map(|commands| ConfigSchema {
             connection_config: current.connection_config.clone(),
             commands,
+            oauth2: current.oauth2.clone(),
         });
         let after: BTreeSet<String> = schema
             .as_ref()
