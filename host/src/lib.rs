@@ -19,6 +19,7 @@ pub mod mcp;
 pub mod metrics;
 pub mod model;
 pub mod oas;
+pub mod oauth;
 pub mod plugins;
 pub mod redact;
 pub mod runtime;

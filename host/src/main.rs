@@ -63,6 +63,11 @@ enum Command {
         /// (comma-separated).
         #[arg(long, env = "FLOH_MCP_ALLOWED_HOSTS", value_delimiter = ',')]
         mcp_allowed_hosts: Vec<String>,
+        /// The URL browsers reach this server at, e.g. its public origin
+        /// behind a proxy: OAuth2 providers redirect to
+        /// `<URL>/api/oauth/callback` [default: the listening address].
+        #[arg(long, env = "FLOH_PUBLIC_URL", value_parser = parse_public_url)]
+        public_url: Option<String>,
     },
     /// Serve MCP on stdin/stdout for desktop AI clients, bridged to the
     /// running server's `/mcp` (FLOH_SERVER, FLOH_TOKEN). Logs go to stderr.
@@ -164,6 +169,20 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
+/// `--public-url`: an absolute http(s) URL without query or fragment.
+fn parse_public_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(
+            "an http or https URL without query or fragment, e.g. https://floh.example.com".into(),
+        );
+    }
+    Ok(text.trim_end_matches('/').to_string())
+}
+
 async fn run() -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -188,6 +207,7 @@ async fn run() -> anyhow::Result<()> {
             agent_heartbeat_seconds,
             agent_max_in_flight,
             mcp_allowed_hosts,
+            public_url,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -203,6 +223,7 @@ async fn run() -> anyhow::Result<()> {
             options.agents.heartbeat = Duration::from_secs(agent_heartbeat_seconds.max(1));
             options.agents.max_in_flight = agent_max_in_flight.max(1);
             options.mcp.allowed_hosts = mcp_allowed_hosts;
+            options.public_url = public_url;
             server::serve(options).await
         }
         Command::Mcp { client } => {

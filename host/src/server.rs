@@ -43,6 +43,11 @@ pub struct ServeOptions {
     pub agents: HubSettings,
     /// Host names the MCP endpoint answers besides loopback.
     pub mcp: crate::mcp::McpSettings,
+    /// The URL people's browsers reach this server at (behind a proxy, its
+    /// public origin): OAuth2 providers send them back to
+    /// `<public URL>/api/oauth/callback`. Derived from the bound address
+    /// when `None`.
+    pub public_url: Option<String>,
 }
 
 impl ServeOptions {
@@ -59,6 +64,7 @@ impl ServeOptions {
             cache_dir: None,
             agents: HubSettings::default(),
             mcp: crate::mcp::McpSettings::default(),
+            public_url: None,
         }
     }
 
@@ -215,7 +221,9 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
             let listener = tokio::net::TcpListener::bind(options.listen)
                 .await
                 .with_context(|| format!("binding {}", options.listen))?;
-            announce("http", listener.local_addr()?);
+            let addr = listener.local_addr()?;
+            service.set_public_url(&public_url(&options, "http", addr));
+            announce("http", addr);
             // Agent commands and API calls are small request/response
             // exchanges: Nagle's algorithm would only add latency.
             let listener = listener.tap_io(|tcp| {
@@ -231,8 +239,10 @@ pub async fn serve(options: ServeOptions) -> anyhow::Result<()> {
                 .context("loading the TLS certificate and key")?;
             let handle = axum_server::Handle::new();
             let watcher = handle.clone();
+            let (known, options_for_url) = (service.clone(), options.clone());
             tokio::spawn(async move {
                 if let Some(addr) = watcher.listening().await {
+                    known.set_public_url(&public_url(&options_for_url, "https", addr));
                     announce("https", addr);
                 }
                 crate::signals::shutdown_signal().await;
@@ -255,6 +265,19 @@ struct AbortOnDrop(tokio::task::JoinHandle<()>);
 impl Drop for AbortOnDrop {
     fn drop(&mut self) {
         self.0.abort();
+    }
+}
+
+/// The configured public URL, or the bound address (`localhost` for a
+/// wildcard address, which no browser can be sent to).
+fn public_url(options: &ServeOptions, scheme: &str, addr: SocketAddr) -> String {
+    if let Some(url) = &options.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    if addr.ip().is_unspecified() {
+        format!("{scheme}://localhost:{}", addr.port())
+    } else {
+        format!("{scheme}://{addr}")
     }
 }
 

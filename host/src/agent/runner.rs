@@ -118,6 +118,8 @@ impl CommandRunner {
             egress: self.egress.clone(),
             log_level: command.log_level.unwrap_or_default(),
             config,
+            // The server refreshes grants; an agent uses the token it is sent.
+            token_renewal: None,
         };
         let invocation = Invocation {
             command: command.command.clone(),

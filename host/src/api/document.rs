@@ -34,6 +34,7 @@ const BEARER: &str = "bearer";
     tags(
         (name = "connectors", description = "Define, check, run and inspect connectors"),
         (name = "agents", description = "On-premise agents and their tokens"),
+        (name = "oauth", description = "OAuth2 connections a person authorizes once (authorization code with PKCE)"),
         (name = "meta", description = "Health, metrics, types, plugins, API tokens and this document"),
     )
 )]

@@ -9,6 +9,7 @@ pub mod document;
 pub mod error;
 mod meta;
 mod oas;
+mod oauth;
 
 use std::sync::Arc;
 
@@ -121,6 +122,8 @@ fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(agents::revoke_token))
         .routes(routes!(agents::list))
         .routes(routes!(agents::remove))
+        .routes(routes!(oauth::authorize))
+        .routes(routes!(oauth::disconnect))
         .merge(specs)
         .merge(definitions)
         .layer(axum::middleware::from_fn_with_state(
@@ -131,6 +134,8 @@ fn routes(state: &AppState) -> OpenApiRouter<AppState> {
     let public = OpenApiRouter::new()
         .routes(routes!(meta::health))
         .routes(routes!(meta::openapi))
+        // The provider sends a person's browser here; `state` is the capability.
+        .routes(routes!(oauth::callback))
         // Agents authenticate with the token in their registration message.
         .routes(routes!(agents::socket));
     OpenApiRouter::with_openapi(document::base())

@@ -19,11 +19,13 @@ use crate::egress::{EgressPolicy, resolver::denied_reason};
 use crate::redact::SecretRedactor;
 
 mod record;
+mod renewal;
 
 pub use record::{
     BodyPreview, HttpCall, HttpHeader, PREVIEW_BUDGET_BYTES, PREVIEW_BYTES, is_credential_header,
 };
 use record::{Previewer, credentials_in, masked_headers};
+pub use renewal::AccessTokenRenewal;
 
 /// Caps on the HTTP traffic of one execution.
 #[derive(Debug, Clone, Copy)]
@@ -60,6 +62,11 @@ pub struct HttpImport {
     requests: u32,
     calls: Vec<HttpCall>,
     previews: Previewer,
+    /// The OAuth2 grant behind `config.accessToken`, if the connector has one.
+    renewal: Option<Arc<dyn AccessTokenRenewal>>,
+    /// The token a renewal replaced and its successor: requests still
+    /// carrying the old one (the script read it before) get the new one.
+    renewed: Option<(String, String)>,
 }
 
 /// One hop as sent, for its record.
@@ -103,7 +110,16 @@ impl HttpImport {
             requests: 0,
             calls: Vec::new(),
             previews: Previewer::default(),
+            renewal: None,
+            renewed: None,
         }
+    }
+
+    /// Renew the access token of `renewal` once when an upstream answers 401
+    /// to a request carrying it (see [`AccessTokenRenewal`]).
+    pub fn with_renewal(mut self, renewal: Option<Arc<dyn AccessTokenRenewal>>) -> Self {
+        self.renewal = renewal;
+        self
     }
 
     /// What was sent, in order.
@@ -111,9 +127,42 @@ impl HttpImport {
         self.calls
     }
 
-    /// Send `request` under the policy and limits, following redirects.
+    /// Send `request` under the policy and limits, following redirects; with
+    /// an OAuth2 grant, once more with a renewed access token after a 401.
     /// (The guest-facing `Host::send` is this, wrapped for wasmtime.)
-    pub async fn request(&mut self, request: Request) -> Result<Response, HttpError> {
+    pub async fn request(&mut self, mut request: Request) -> Result<Response, HttpError> {
+        if let Some((old, new)) = &self.renewed
+            && renewal::carries(&request.headers, old)
+        {
+            request.headers = renewal::replaced(&request.headers, old, new);
+        }
+        let Some(renewal) = self.renewal.clone() else {
+            return self.send_following(request).await;
+        };
+        let token = renewal.current();
+        if !renewal::carries(&request.headers, &token) {
+            return self.send_following(request).await;
+        }
+        let again = Request {
+            method: request.method,
+            url: request.url.clone(),
+            headers: request.headers.clone(),
+            body: request.body.clone(),
+        };
+        let response = self.send_following(request).await?;
+        if response.status != 401 {
+            return Ok(response);
+        }
+        let Some(fresh) = renewal.renew(token.clone()).await else {
+            return Ok(response);
+        };
+        self.redactor = Arc::new(self.redactor.extended([fresh.as_str()]));
+        let headers = renewal::replaced(&again.headers, &token, &fresh);
+        self.renewed = Some((token, fresh));
+        self.send_following(Request { headers, ..again }).await
+    }
+
+    async fn send_following(&mut self, request: Request) -> Result<Response, HttpError> {
         if self.requests >= self.limits.max_requests {
             return Err(HttpError::LimitExceeded(format!(
                 "an execution may send at most {} requests",

@@ -180,6 +180,16 @@ pub enum ExecutionError {
         /// The JavaScript stack, when the agent reports one.
         stack: String,
     },
+    /// The connector's OAuth2 grant cannot give an access token:
+    /// `OAUTH_NOT_CONNECTED`, `OAUTH_RECONNECT_REQUIRED`,
+    /// `OAUTH_NOT_CONFIGURED` or `OAUTH_REFRESH_FAILED`.
+    #[error("{message}")]
+    Authorization {
+        /// The machine-readable code.
+        code: &'static str,
+        /// What a person should do about it.
+        message: String,
+    },
 }
 
 impl ExecutionError {
@@ -200,7 +210,7 @@ impl ExecutionError {
             Self::InvalidInput(_) => "INVALID_INPUT",
             Self::PluginFailed(_) => "PLUGIN_ERROR",
             Self::PluginPanicked(_) => "PLUGIN_PANICKED",
-            Self::Agent { code, .. } => code,
+            Self::Agent { code, .. } | Self::Authorization { code, .. } => code,
         }
     }
 

@@ -19,7 +19,7 @@ pub use execution::{
 pub use host_calls::HostCalls;
 pub use limits::{ExecutionLimits, MemoryLimiter};
 pub use script_engine::{
-    CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions,
+    CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions, TokenRenewal,
 };
 pub use wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 

@@ -54,6 +54,18 @@ pub struct ExecutionContext {
     pub egress: EgressPolicy,
     /// The connector's `logLevel`.
     pub log_level: LogLevel,
+    /// The OAuth2 grant behind `config.accessToken`, renewed on a 401.
+    pub token_renewal: Option<TokenRenewal>,
+}
+
+/// An execution's OAuth2 grant, as the HTTP import uses it.
+#[derive(Clone)]
+pub struct TokenRenewal(pub Arc<dyn crate::imports::http::AccessTokenRenewal>);
+
+impl std::fmt::Debug for TokenRenewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenRenewal(..)")
+    }
 }
 
 impl ExecutionContext {
@@ -65,6 +77,7 @@ impl ExecutionContext {
             redactor: Arc::default(),
             egress: EgressPolicy::default(),
             log_level: LogLevel::default(),
+            token_renewal: None,
         }
     }
 }
@@ -282,7 +295,8 @@ impl ScriptEngine {
             self.limits.http,
             deadline,
             context.redactor.clone(),
-        );
+        )
+        .with_renewal(context.token_renewal.as_ref().map(|r| r.0.clone()));
         let log = LogCapture::new(
             context.connector.clone(),
             context.log_level,

@@ -47,8 +47,14 @@ pub fn merge_masked(update: &Value, stored: Option<&Value>) -> Value {
 
 /// The string values of secret fields, for log and error redaction.
 pub fn secret_values(config: &Value, schema: &ConfigSchema) -> Vec<String> {
+    // The access token of an OAuth2 grant is a secret wherever it is seen.
+    let token = schema
+        .oauth2
+        .as_ref()
+        .map(|_| crate::model::ACCESS_TOKEN_FIELD);
     schema
         .secret_fields()
+        .chain(token)
         .filter_map(|field| {
             config
                 .get(field)

@@ -67,6 +67,14 @@ pub enum ServiceError {
     /// A sealed config could not be opened.
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    /// An OAuth2 authorization could not start or finish.
+    #[error("{message}")]
+    OAuth {
+        /// What went wrong.
+        kind: super::oauth::OAuthFailure,
+        /// What a person should know or do.
+        message: String,
+    },
     /// Anything else inside the host.
     #[error("internal error: {0}")]
     Internal(String),
@@ -89,6 +97,20 @@ impl ServiceError {
             Self::TypeUnavailable(_) => (StatusCode::CONFLICT, "TYPE_UNAVAILABLE"),
             Self::UnknownCommand { .. } => (StatusCode::NOT_FOUND, "UNKNOWN_COMMAND"),
             Self::InvalidParams(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMS"),
+            Self::OAuth { kind, .. } => {
+                use super::oauth::OAuthFailure;
+                match kind {
+                    OAuthFailure::NotSupported => (StatusCode::CONFLICT, "OAUTH_NOT_SUPPORTED"),
+                    OAuthFailure::NotConfigured => (StatusCode::CONFLICT, "OAUTH_NOT_CONFIGURED"),
+                    OAuthFailure::InvalidState => (StatusCode::BAD_REQUEST, "OAUTH_INVALID_STATE"),
+                    OAuthFailure::ProviderError => {
+                        (StatusCode::BAD_REQUEST, "OAUTH_PROVIDER_ERROR")
+                    }
+                    OAuthFailure::ExchangeFailed => {
+                        (StatusCode::BAD_GATEWAY, "OAUTH_EXCHANGE_FAILED")
+                    }
+                }
+            }
             Self::Secrets(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE"),
             Self::Storage(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")

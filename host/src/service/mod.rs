@@ -7,8 +7,10 @@ mod cache;
 mod check;
 mod error;
 mod generate;
+mod grants;
 mod history;
 mod listing;
+mod oauth;
 mod openapi;
 mod prepare;
 mod script_update;
@@ -29,6 +31,10 @@ pub use generate::{
 };
 pub use history::HistoryWriter;
 pub use listing::{ConnectorSummary, ListFilter};
+pub use oauth::{
+    AUTHORIZATION_LIFETIME_MS, AuthorizationStart, BROWSER_BINDING_COOKIE, CALLBACK_PATH,
+    CallbackQuery, Connected, ConnectionState, OAuthFailure, OAuthStatus,
+};
 pub use openapi::OpenApiImport;
 pub use prepare::{MAX_DEFINITION_BYTES, MAX_OAS_DRAFT_BYTES, MAX_OAS_SCRIPT_BYTES};
 use prepare::{check_patch_size, check_size, compile, regenerate};
@@ -41,6 +47,7 @@ use crate::clock::now_ms;
 use crate::connectors::{TypeRegistry, run};
 use crate::egress::EgressPolicy;
 use crate::ids::{SequentialIds, new_id};
+use crate::model::ACCESS_TOKEN_FIELD;
 use crate::model::{
     CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, OpenApiSpec,
     SchemaError,
@@ -48,7 +55,7 @@ use crate::model::{
 use crate::redact::SecretRedactor;
 use crate::runtime::{
     CompiledScript, Execution, ExecutionContext, ExecutionError, Invocation, OutcomeFields,
-    ScriptEngine,
+    ScriptEngine, TokenRenewal,
 };
 use crate::secrets::{ConfigCipher, mask_config, merge_masked, secret_values};
 use crate::store::{
@@ -118,6 +125,9 @@ pub struct ConnectorService {
     execution_ids: SequentialIds,
     open_egress: bool,
     agents: Arc<AgentHub>,
+    grants: grants::Grants,
+    /// The OAuth2 callback URL, once the server knows its public URL.
+    redirect_uri: std::sync::RwLock<Option<String>>,
 }
 
 impl ConnectorService {
@@ -132,6 +142,8 @@ impl ConnectorService {
     ) -> Self {
         let history = HistoryWriter::start(store.clone(), HISTORY_PER_CONNECTOR);
         Self {
+            grants: grants::Grants::new(store.clone(), cipher.clone(), engine.clone()),
+            redirect_uri: std::sync::RwLock::default(),
             store,
             cipher,
             engine,
@@ -199,7 +211,7 @@ impl ConnectorService {
             .insert_connector(record, bytecode, spec)
             .await
             .map_err(name_taken)?;
-        self.view(&record)
+        self.view(&record).await
     }
 
     /// Apply a partial update.
@@ -257,7 +269,7 @@ impl ConnectorService {
             .await
             .map_err(name_taken)?;
         self.cache.invalidate();
-        self.view(&record)
+        self.view(&record).await
     }
 
     /// Delete a connector and its history.
@@ -276,7 +288,7 @@ impl ConnectorService {
     /// One connector, with the spec of an `oas` connector.
     pub async fn get(&self, id_or_name: &str) -> Result<ConnectorView, ServiceError> {
         let record = self.find(id_or_name).await?;
-        let mut view = self.view(&record)?;
+        let mut view = self.view(&record).await?;
         view.definition.openapi_spec = self.spec_of(&record).await?;
         Ok(view)
     }
@@ -389,13 +401,42 @@ impl ConnectorService {
         if !(request.variables.is_null() || request.variables.is_object()) {
             return Err(SchemaError::NotAnObject("variables").into());
         }
-        let config = self.open_config(record)?.unwrap_or_else(|| json!({}));
+        let mut config = self.open_config(record)?.unwrap_or_else(|| json!({}));
+        let token_renewal = match &schema.oauth2 {
+            None => None,
+            Some(settings) => {
+                let grant = self.grant_use(record, settings.clone())?;
+                match self.grants.access_token(&grant).await {
+                    Ok(token) => {
+                        if let Value::Object(fields) = &mut config {
+                            fields.insert(ACCESS_TOKEN_FIELD.into(), Value::String(token.clone()));
+                        }
+                        Some(TokenRenewal(Arc::new(grants::ExecutionGrant {
+                            grants: self.grants.clone(),
+                            grant,
+                            current: std::sync::Mutex::new(token),
+                        })))
+                    }
+                    Err(error) => {
+                        let execution = Execution::failed(error);
+                        return Ok(self.respond(
+                            record,
+                            &request.command,
+                            execution,
+                            started_at_ms,
+                            None,
+                        ));
+                    }
+                }
+            }
+        };
         let context = ExecutionContext {
             connector: record.definition.name.as_str().into(),
             redactor: Arc::new(SecretRedactor::new(secret_values(&config, schema))),
             egress: loaded.egress.clone(),
             log_level: record.definition.log_level.unwrap_or_default(),
             config,
+            token_renewal,
         };
         let invocation = Invocation {
             command: request.command.clone(),
@@ -586,7 +627,17 @@ impl ConnectorService {
         response
     }
 
+    /// The schema in effect: a built-in type's own for its instances, with
+    /// an OAuth2 grant's client fields (see [`ConfigSchema::effective`]).
     fn schema_of(&self, definition: &ConnectorDefinition) -> Result<ConfigSchema, ServiceError> {
+        self.declared_schema_of(definition)
+            .map(ConfigSchema::effective)
+    }
+
+    fn declared_schema_of(
+        &self,
+        definition: &ConnectorDefinition,
+    ) -> Result<ConfigSchema, ServiceError> {
         match definition.execution_model {
             ExecutionModel::BuiltIn => {
                 let name = definition.type_name.clone().unwrap_or_default();
@@ -620,18 +671,23 @@ impl ConnectorService {
             .map_err(ServiceError::from)
     }
 
-    fn view(&self, record: &ConnectorRecord) -> Result<ConnectorView, ServiceError> {
+    async fn view(&self, record: &ConnectorRecord) -> Result<ConnectorView, ServiceError> {
         let mut definition = record.definition.clone();
         let schema = self.schema_of(&definition).unwrap_or_default();
+        let oauth = match &schema.oauth2 {
+            Some(settings) => Some(self.oauth_status(record, settings).await?),
+            None => None,
+        };
         definition.config = self
             .open_config(record)?
             .map(|config| mask_config(&config, &schema));
-        if definition.execution_model == ExecutionModel::BuiltIn {
+        if definition.execution_model == ExecutionModel::BuiltIn || schema.oauth2.is_some() {
             definition.config_schema = Some(schema);
         }
         Ok(ConnectorView {
             id: record.id.clone(),
             definition,
+            oauth,
             created_at_ms: record.created_at_ms,
             updated_at_ms: record.updated_at_ms,
         })

@@ -177,6 +177,13 @@ impl ConnectorService {
         if definition.type_name.is_none() {
             definition.type_name = Some(definition.name.clone());
         }
+        if let Some(settings) = definition
+            .config_schema
+            .as_ref()
+            .and_then(|schema| schema.oauth2.as_ref())
+        {
+            settings.check().map_err(ServiceError::Invalid)?;
+        }
         if let Some(config) = config {
             let schema = self.schema_of(definition)?;
             schema

@@ -18,6 +18,9 @@ pub struct ConnectorView {
     /// (a built-in instance shows its type's schema).
     #[serde(flatten)]
     pub definition: ConnectorDefinition,
+    /// The OAuth2 connection, for a connector with `configSchema.oauth2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub oauth: Option<super::OAuthStatus>,
     /// Creation time, Unix milliseconds.
     pub created_at_ms: u64,
     /// Last update, Unix milliseconds.
@@ -59,6 +62,10 @@ impl utoipa::PartialSchema for ConnectorView {
             object.properties.insert(name.into(), schema.into());
             object.required.push(name.into());
         }
+        object.properties.insert(
+            "oauth".into(),
+            <super::OAuthStatus as utoipa::PartialSchema>::schema(),
+        );
         Schema::Object(object).into()
     }
 }

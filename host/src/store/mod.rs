@@ -8,6 +8,7 @@ mod activity;
 mod agent_tokens;
 mod agents;
 mod listing;
+mod oauth;
 mod records;
 mod specs;
 
@@ -24,6 +25,7 @@ pub use activity::{ACTIVITY_PER_CONNECTOR, ExecutionSummary, RECENT_KEPT};
 pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
 pub use agents::AgentRecord;
 pub use listing::ConnectorListing;
+pub use oauth::{OAuthGrantRecord, PendingAuthorization};
 pub use records::{Access, ConnectorRecord, ExecutionRecord, Role, TokenRecord};
 pub use specs::SpecChange;
 
@@ -95,6 +97,8 @@ impl Store {
         txn.open_table(activity::RECENT)?;
         txn.open_table(specs::SPECS)?;
         txn.open_table(specs::SPEC_REFS)?;
+        txn.open_table(oauth::GRANTS)?;
+        txn.open_table(oauth::PENDING)?;
         listing::backfill(&txn)?;
         activity::backfill(&txn)?;
         txn.commit()?;
@@ -248,6 +252,7 @@ impl Store {
                     .for_each(drop);
                 activity::forget(&txn, &id)?;
                 listing::forget(&txn, &id)?;
+                oauth::forget(&txn, &id)?;
                 true
             };
             txn.commit()?;
@@ -463,7 +468,7 @@ mod tests {
     use super::*;
     use crate::model::ConnectorDefinition;
 
-    fn record(id: &str, name: &str) -> ConnectorRecord {
+    pub(super) fn record(id: &str, name: &str) -> ConnectorRecord {
         let definition: ConnectorDefinition =
             serde_json::from_value(serde_json::json!({"name": name, "executionModel": "script"}))
                 .expect("definition");

@@ -68,6 +68,9 @@ async fn show(
             (overview(&connector, claims.get(&d.name).map(String::as_str)))
             (config_card(&viewer, &connector, &schema, None))
         }
+        @if let Some(status) = &connector.oauth {
+            (super::oauth::connection_card(&viewer, &base, status))
+        }
         section class="card" aria-labelledby="commands-heading" {
             h2 id="commands-heading" { "Commands" }
             div class="inline-fields" {

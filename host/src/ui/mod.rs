@@ -21,6 +21,7 @@ mod connectors;
 pub mod error;
 mod executions;
 pub mod layout;
+mod oauth;
 mod openapi_import;
 mod plugins;
 mod script_editor;
@@ -78,6 +79,7 @@ pub fn router(app: Shared, secure: bool) -> Router {
         .route("/", get(|| async { Redirect::to("/connectors") }))
         .merge(connectors::routes())
         .merge(connector::routes())
+        .merge(oauth::routes())
         .merge(wizard::routes())
         .merge(openapi_import::routes())
         .merge(script_editor::routes())
