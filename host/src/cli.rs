@@ -83,6 +83,17 @@ pub enum ConnectorCommand {
         /// Id or name.
         name: String,
     },
+    /// Start connecting a connector with an OAuth2 authorization-code grant:
+    /// prints the provider URL to open in a browser (valid 10 minutes).
+    Connect {
+        /// Id or name.
+        name: String,
+    },
+    /// Forget a connector's OAuth2 grant.
+    Disconnect {
+        /// Id or name.
+        name: String,
+    },
     /// Turn an OpenAPI/Swagger spec (JSON or YAML) into a draft connector;
     /// with --create, create it.
     ImportOpenapi {
@@ -295,6 +306,34 @@ pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> any
                 )
                 .await?;
             client.show(&view, render::connector)
+        }
+        ConnectorCommand::Connect { name } => {
+            let started = client
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/connectors/{}/oauth/authorize", encode(&name)),
+                    Some(serde_json::json!({})),
+                )
+                .await?;
+            if client.json() {
+                return client.show(&started, |_| String::new());
+            }
+            let url = started["authorizationUrl"].as_str().unwrap_or_default();
+            println!("Open this URL in a browser to connect {name} (valid for 10 minutes):\n{url}");
+            Ok(())
+        }
+        ConnectorCommand::Disconnect { name } => {
+            client
+                .call(
+                    reqwest::Method::DELETE,
+                    &format!("/connectors/{}/oauth", encode(&name)),
+                    None,
+                )
+                .await?;
+            if !client.json() {
+                println!("disconnected connector {name}");
+            }
+            Ok(())
         }
         ConnectorCommand::Delete { name } => {
             client

@@ -121,6 +121,7 @@ pub fn connector(view: &Value) -> String {
         ("Category", &view["category"]),
         ("Endpoint", &view["endpointUrl"]),
         ("Log level", &view["logLevel"]),
+        ("OAuth2", &view["oauth"]["state"]),
     ];
     for (label, value) in fields {
         if !value.is_null() {
