@@ -174,10 +174,12 @@ bench-api connections="64" seconds="10":
 # npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
 # @readme/oas-examples (real public specs), @octokit/openapi (GitHub's REST
 # description, the large real spec), the official MCP SDKs and the MCP
-# Inspector (which needs Node 22: the npm package node@22 provides it). One
-# npm command, pinned: a second `npm install --no-save` would prune the first.
+# Inspector (which needs Node 22: the npm package node@22 provides it), and
+# oidc-provider (the real OAuth 2.0 authorization server of the OAuth tests,
+# tests/oauth/provider.mjs). One npm command, pinned: a second `npm install
+# --no-save` would prune the first.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json && test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @octokit/openapi@23.0.2 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3
+    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json && test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json && test -f tests/node_modules/oidc-provider/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @octokit/openapi@23.0.2 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3 oidc-provider@9.13.3
     test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The web UI's vendored htmx: refetch the pinned release from npm and fail

@@ -13,6 +13,7 @@ mod lifecycle;
 mod mcp;
 mod models;
 mod not_found;
+mod oauth;
 mod openapi;
 mod plugins;
 mod prism;
