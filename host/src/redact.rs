@@ -83,6 +83,30 @@ impl SecretRedactor {
         text
     }
 
+    /// Mask secrets in every string (and object key) of a JSON value.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        match value {
+            Value::String(text) => {
+                if let Cow::Owned(clean) = self.redact(text) {
+                    *text = clean;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|item| self.redact_json(item)),
+            Value::Object(fields) => {
+                let masked: serde_json::Map<String, Value> = std::mem::take(fields)
+                    .into_iter()
+                    .map(|(key, mut item)| {
+                        self.redact_json(&mut item);
+                        (self.redact(&key).into_owned(), item)
+                    })
+                    .collect();
+                *fields = masked;
+            }
+            _ => {}
+        }
+    }
+
     /// The length of the longest end of `text` that is the start of a
     /// secret (but not all of it): what to drop when `text` was cut from
     /// something longer, so that no half of a secret is left behind.
@@ -104,6 +128,17 @@ impl SecretRedactor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masks_inside_json_values() {
+        let redactor = SecretRedactor::new(["tok-123"]);
+        let mut value = serde_json::json!({"a": ["x tok-123 y", 3], "tok-123": {"b": "tok-123"}});
+        redactor.redact_json(&mut value);
+        assert_eq!(
+            value,
+            serde_json::json!({"a": ["x *** y", 3], "***": {"b": "***"}})
+        );
+    }
 
     #[test]
     fn masks_plain_json_escaped_and_url_encoded_forms() {

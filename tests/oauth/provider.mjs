@@ -65,6 +65,8 @@
 //        "clientAuthentication": {method: n}, "resource": {"ok": n, "refused": n}}
 //        since start; clientAuthentication counts token requests by the
 //        method the client used (client_secret_basic, client_secret_post, none)
+//   GET  /test-admin/tokens                {"issued": [...]}: every access and
+//                                          refresh token value issued since start
 //   POST /test-admin/revoke                every grant and its tokens are gone:
 //                                          the next refresh answers invalid_grant
 //   POST /test-admin/expire-access-tokens  every access token is destroyed:
@@ -77,7 +79,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 import { escapeHtml, handleInteraction } from "./interactions.mjs";
-import { MapAdapter, destroyEveryAccessToken, revokeEveryGrant } from "./store.mjs";
+import { MapAdapter, destroyEveryAccessToken, issuedTokens, revokeEveryGrant } from "./store.mjs";
 
 const env = process.env;
 
@@ -329,6 +331,9 @@ async function testAdmin(req, res, action) {
   }
   if (req.method === "GET" && action === "stats") {
     return json(res, 200, stats);
+  }
+  if (req.method === "GET" && action === "tokens") {
+    return json(res, 200, { issued: issuedTokens() });
   }
   if (req.method === "POST" && action === "revoke") {
     return json(res, 200, { revokedGrants: revokeEveryGrant() });

@@ -10,6 +10,10 @@
 /** Everything stored, by `${model}:${id}`: `{ payload, expiresAt }` (ms). */
 const entries = new Map();
 
+/** Every access and refresh token ever issued (ids are the token values
+ * of opaque tokens), for tests that check Floh never shows one. */
+const issued = new Set();
+
 let lastSweep = Date.now();
 
 /** Drop expired entries now and then, so a long load test stays small. */
@@ -59,6 +63,9 @@ export class MapAdapter {
 
   async upsert(id, payload, expiresIn) {
     sweepExpired();
+    if (this.model === "AccessToken" || this.model === "RefreshToken") {
+      issued.add(id);
+    }
     const expiresAt = typeof expiresIn === "number" ? Date.now() + expiresIn * 1000 : Infinity;
     entries.set(this.key(id), { payload, expiresAt });
   }
@@ -115,6 +122,11 @@ const GRANT_MEMBERS = ["AccessToken", "RefreshToken", "AuthorizationCode"];
  * but the next authorization asks for consent again. Returns how many
  * grants were revoked.
  */
+/** The value of every access and refresh token issued since start. */
+export function issuedTokens() {
+  return [...issued];
+}
+
 export function revokeEveryGrant() {
   let revoked = 0;
   for (const [key] of payloadsOf("Grant")) {

@@ -16,6 +16,7 @@ use crate::egress::EgressPolicy;
 use crate::imports::http::AccessTokenRenewal;
 use crate::model::{GrantType, OAuth2Settings};
 use crate::oauth::{Client, Grant, SingleFlight, TokenError, TokenSet, token};
+use crate::redact::SecretRedactor;
 use crate::runtime::{ExecutionContext, ExecutionError, ScriptEngine};
 use crate::secrets::ConfigCipher;
 use crate::store::{OAuthGrantRecord, Store};
@@ -321,7 +322,31 @@ impl Grants {
 pub(super) struct ExecutionGrant {
     pub grants: Grants,
     pub grant: GrantUse,
+    /// The token the execution started with.
+    pub first: String,
+    /// The token requests carry now (renewed after a 401).
     pub current: Mutex<String>,
+}
+
+impl ExecutionGrant {
+    /// The execution's result with its access tokens masked: a command that
+    /// returns its token (by mistake or not) does not hand it to the caller.
+    /// Logs and traces are masked already, by the execution's redactor.
+    pub fn mask_tokens(
+        &self,
+        mut execution: crate::runtime::Execution,
+    ) -> crate::runtime::Execution {
+        let tokens = SecretRedactor::new([self.first.clone(), self.current()]);
+        if let Ok(result) = &mut execution.outcome {
+            for value in [&mut result.data, &mut result.output_variables]
+                .into_iter()
+                .flatten()
+            {
+                tokens.redact_json(value);
+            }
+        }
+        execution
+    }
 }
 
 impl AccessTokenRenewal for ExecutionGrant {

@@ -402,7 +402,7 @@ impl ConnectorService {
             return Err(SchemaError::NotAnObject("variables").into());
         }
         let mut config = self.open_config(record)?.unwrap_or_else(|| json!({}));
-        let token_renewal = match &schema.oauth2 {
+        let grant_in_use = match &schema.oauth2 {
             None => None,
             Some(settings) => {
                 let grant = self.grant_use(record, settings.clone())?;
@@ -411,11 +411,12 @@ impl ConnectorService {
                         if let Value::Object(fields) = &mut config {
                             fields.insert(ACCESS_TOKEN_FIELD.into(), Value::String(token.clone()));
                         }
-                        Some(TokenRenewal(Arc::new(grants::ExecutionGrant {
+                        Some(Arc::new(grants::ExecutionGrant {
                             grants: self.grants.clone(),
                             grant,
+                            first: token.clone(),
                             current: std::sync::Mutex::new(token),
-                        })))
+                        }))
                     }
                     Err(error) => {
                         let execution = Execution::failed(error);
@@ -436,7 +437,9 @@ impl ConnectorService {
             egress: loaded.egress.clone(),
             log_level: record.definition.log_level.unwrap_or_default(),
             config,
-            token_renewal,
+            token_renewal: grant_in_use.clone().map(|grant| {
+                TokenRenewal(grant as Arc<dyn crate::imports::http::AccessTokenRenewal>)
+            }),
         };
         let invocation = Invocation {
             command: request.command.clone(),
@@ -486,6 +489,10 @@ impl ConnectorService {
             (None, ExecutionModel::External) => {
                 self.execute_external(record, &invocation, &context).await?
             }
+        };
+        let execution = match &grant_in_use {
+            Some(grant) => grant.mask_tokens(execution),
+            None => execution,
         };
         if let Err(ExecutionError::UnknownCommand(command)) = &execution.outcome {
             return Err(ServiceError::UnknownCommand {

@@ -297,6 +297,24 @@ impl AuthServer {
         panic!("the sign-in took more than {MAX_STEPS} steps; stopped at {url}");
     }
 
+    /// Every access and refresh token the provider issued so far.
+    pub async fn issued_tokens(&self) -> Vec<String> {
+        let response = self
+            .http
+            .get(format!("{}/tokens", self.admin_url))
+            .send()
+            .await
+            .expect("tokens");
+        let body: Value = response.json().await.expect("tokens JSON");
+        body["issued"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect()
+    }
+
     /// What the token endpoint and the resource counted since start.
     pub async fn stats(&self) -> Stats {
         let response = self
