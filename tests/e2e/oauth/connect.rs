@@ -13,11 +13,11 @@ use serde_json::{Value, json};
 
 use super::provider::{AuthServer, ClientSpec};
 
-const CLIENT_ID: &str = "floh-connector";
-const CLIENT_SECRET: &str = "client-secret-for-tests";
+pub const CLIENT_ID: &str = "floh-connector";
+pub const CLIENT_SECRET: &str = "client-secret-for-tests";
 
 /// A script connector whose `me` command calls the protected resource.
-fn definition(name: &str, auth: &AuthServer) -> Value {
+pub fn definition(name: &str, auth: &AuthServer) -> Value {
     json!({
         "name": name,
         "executionModel": "script",
@@ -87,10 +87,15 @@ async fn authorize(api: &Api, connector: &str) -> String {
 }
 
 async fn connect(setup: &Setup, connector: &str) {
-    let url = authorize(&setup.api, connector).await;
-    let callback = setup.auth.consent(&url).await;
+    connect_with(&setup.api, &setup.auth, connector).await;
+}
+
+/// Connect `connector` as a person would: authorize, consent, callback.
+pub async fn connect_with(api: &Api, auth: &AuthServer, connector: &str) {
+    let url = authorize(api, connector).await;
+    let callback = auth.consent(&url).await;
     let (status, connected) = deliver(&callback).await;
-    assert_eq!(status, 200, "{connected}\n{}", setup.auth.printed());
+    assert_eq!(status, 200, "{connected}\n{}", auth.printed());
     assert_eq!(connected["oauth"]["state"], "connected", "{connected}");
 }
 
@@ -377,4 +382,40 @@ fn query_value(url: &str, name: &str) -> String {
         .find(|(key, _)| key == name)
         .map(|(_, value)| value.into_owned())
         .unwrap_or_else(|| panic!("`{name}` in {url}"))
+}
+
+#[tokio::test]
+async fn the_password_grant_connects_by_itself_and_refreshes() {
+    if !AuthServer::available() {
+        return;
+    }
+    let setup = setup(3);
+    let (api, auth) = (&setup.api, &setup.auth);
+    let mut unattended = definition("unattended", auth);
+    unattended["configSchema"]["oauth2"] =
+        json!({"grant": "password", "tokenUrl": auth.token_url, "scopes": ["read"]});
+    unattended["config"]["username"] = json!(super::provider::USERNAME);
+    unattended["config"]["password"] = json!(super::provider::PASSWORD);
+    let (status, created) = api.post("/api/connectors", unattended).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["config"]["password"], "***", "{created}");
+    // Connect is for people; this grant needs none.
+    assert_error(
+        api.post("/api/connectors/unattended/oauth/authorize", json!({}))
+            .await,
+        409,
+        "OAUTH_NOT_SUPPORTED",
+        "password grant",
+    );
+    let first = me(api, "unattended").await;
+    assert_eq!(first["success"], true, "{first}");
+    assert_eq!(state_of(api, "unattended").await["state"], "connected");
+    tokio::time::sleep(Duration::from_millis(3_200)).await;
+    assert_eq!(me(api, "unattended").await["success"], true);
+    let stats = auth.stats().await;
+    assert_eq!(
+        (stats.granted("password"), stats.granted("refresh_token")),
+        (1, 1),
+        "{stats}"
+    );
 }

@@ -3,6 +3,7 @@
 //! [`provider::AuthServer`]. `provider_checks` pins the provider behaviour
 //! the connection tests rely on (PKCE, rotation, revocation, the counts).
 
+mod agent;
 mod connect;
 mod cookie_jar;
 pub mod provider;
