@@ -17,6 +17,7 @@
 //! a note when missing, required when `FLOH_REQUIRE_NPM_TESTS` is set (CI).
 
 mod authoring;
+mod oauth;
 mod pages;
 
 use std::path::{Path, PathBuf};
