@@ -99,6 +99,9 @@ function applyAuth(scheme, headers, query, cookies) {
     headers['Authorization'] = 'Basic ' + base64(floh.config.username + ':' + (floh.config.password || ''));
   } else if (scheme.type === 'oauth2') {
     headers['Authorization'] = 'Bearer ' + bearerFromClientCredentials();
+  } else if (scheme.type === 'accessToken') {
+    // The host keeps the grant: it renews this token and retries once on 401.
+    headers['Authorization'] = 'Bearer ' + floh.config.accessToken;
   }
 }
 
@@ -174,6 +177,13 @@ pub fn generate(
         comment(version)
     );
     out.push_str("// Every command calls the API through floh.http. Edit freely, or regenerate from an\n// updated spec (your connection config is kept).\n");
+    if plans
+        .iter()
+        .flat_map(|plan| &plan.security)
+        .any(|name| schemes.get(name).is_some_and(AuthScheme::needs_grant))
+    {
+        out.push_str("// OAuth2: the host keeps the connector's grant (configSchema.oauth2) and gives the\n// script its current access token as floh.config.accessToken.\n");
+    }
     let auth: serde_json::Map<String, serde_json::Value> = schemes
         .iter()
         .map(|(name, scheme)| {
@@ -186,6 +196,7 @@ pub fn generate(
                 AuthScheme::Bearer => json!({"type": "bearer"}),
                 AuthScheme::Basic => json!({"type": "basic"}),
                 AuthScheme::OAuth2 => json!({"type": "oauth2"}),
+                AuthScheme::AccessToken => json!({"type": "accessToken"}),
             };
             (name.clone(), value)
         })
@@ -277,5 +288,19 @@ fn test_function(plans: &[OperationPlan]) -> String {
             plan.command
         ),
         None => "\n// The API has no parameterless GET to try; check that the config is complete.\nfunction test() {\n  return floh.config.baseUrl ? { success: true } : { success: false, error: 'baseUrl is not set' };\n}\n".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ACCESS_TOKEN_FIELD;
+
+    #[test]
+    fn grant_schemes_send_the_access_token_the_host_supplies_without_retrying() {
+        assert!(PRELUDE.contains(&format!("'Bearer ' + floh.config.{ACCESS_TOKEN_FIELD};")));
+        // Only client credentials, whose token the script fetches itself,
+        // drops its token and retries on 401; the host does that for grants.
+        assert!(PRELUDE.contains("if (AUTH[name].type === 'oauth2') usedOAuth = true;"));
     }
 }
