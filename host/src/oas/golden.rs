@@ -207,3 +207,18 @@ fn swagger_20_access_code() {
         "paths": {"/events": {"get": {"operationId": "getEvents", "responses": {"200": {"description": "ok"}}}}}
     })));
 }
+
+#[test]
+fn head_options_and_trace() {
+    insta::assert_snapshot!(render(json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Files", "version": "1.0.0"},
+        "servers": [{"url": "https://files.example.com"}],
+        "paths": {"/files/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "head": {"operationId": "fileExists", "summary": "Whether a file exists, and its size"},
+            "options": {"operationId": "fileMethods", "parameters": [{"name": "Origin", "in": "header", "schema": {"type": "string"}}]},
+            "trace": {"operationId": "traceFile"}
+        }}
+    })));
+}

@@ -13,8 +13,8 @@ use super::refs::Resolver;
 use super::security::AuthScheme;
 use crate::model::{CommandSchema, FieldSchema, FieldType};
 
-/// Methods `floh.http` offers.
-const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
+/// Methods `floh.http` offers (TRACE is not among them).
+const METHODS: &[&str] = &["get", "head", "post", "put", "patch", "delete", "options"];
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -265,7 +265,12 @@ fn plan_operation(
         schema: CommandSchema {
             params: param_names,
             description,
-            outputs: outputs(resolver, operation),
+            outputs: if method == "head" {
+                // A HEAD answer has no body: the command returns its status and headers.
+                vec!["status".into(), "headers".into()]
+            } else {
+                outputs(resolver, operation)
+            },
             param_schema,
         },
         command,
@@ -565,7 +570,8 @@ mod tests {
                     "get": {"operationId": "list-pets", "summary": "List pets\nwith paging", "tags": ["pets"], "parameters": [{"$ref": "#/components/parameters/limit"}],
                         "responses": {"200": {"content": {"application/json": {"schema": {"type": "object", "properties": {"items": {}, "next": {}}}}}}}},
                     "post": {"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}}, "security": []},
-                    "head": {}
+                    "head": {},
+                    "trace": {}
                 },
                 "/pets/{id}": {
                     "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
@@ -595,8 +601,15 @@ mod tests {
         let names: Vec<_> = plans.iter().map(|p| p.command.as_str()).collect();
         assert_eq!(
             names,
-            ["listPets", "postPets", "deleteOperation", "listPets2"]
+            [
+                "listPets",
+                "headPets",
+                "postPets",
+                "deleteOperation",
+                "listPets2"
+            ]
         );
+        assert_eq!(plans[1].schema.outputs, ["status", "headers"]);
         let list = &plans[0];
         assert_eq!(list.schema.description.as_deref(), Some("List pets"));
         assert_eq!(
@@ -606,7 +619,7 @@ mod tests {
         assert_eq!(list.schema.param_schema["limit"].default, Some(json!(20)));
         assert_eq!(list.schema.outputs, ["items", "next"]);
         assert_eq!(list.security, ["key"]);
-        let create = &plans[1];
+        let create = &plans[2];
         assert_eq!(
             create.body,
             Some(BodyPlan::JsonProperties(vec![
@@ -621,12 +634,13 @@ mod tests {
         );
         assert!(create.security.is_empty(), "security: [] means no auth");
         assert!(
-            plans[2].schema.param_schema["id"].required,
+            plans[3].schema.param_schema["id"].required,
             "path params are required"
         );
-        assert_eq!(plans[3].body, Some(BodyPlan::Raw("application/xml".into())));
+        assert_eq!(plans[4].body, Some(BodyPlan::Raw("application/xml".into())));
         let reasons: Vec<_> = skipped.iter().map(|s| s.operation.as_str()).collect();
-        assert_eq!(reasons, ["HEAD /pets", "GET /secure"]);
+        assert_eq!(reasons, ["TRACE /pets", "GET /secure"]);
+        assert_eq!(skipped[0].reason, "floh.http has no TRACE method");
         assert_eq!(
             skipped[1].reason,
             "it requires the security scheme `oidc`, which components.securitySchemes does not declare"

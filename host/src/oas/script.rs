@@ -129,12 +129,7 @@ function call(method, path, request) {
     body = String(request.raw);
     headers['Content-Type'] = request.contentType;
   }
-  var resp;
-  if (method === 'GET') resp = floh.http.get(url, headers);
-  else if (method === 'DELETE') resp = floh.http['delete'](url, headers);
-  else if (method === 'POST') resp = floh.http.post(url, body, headers);
-  else if (method === 'PUT') resp = floh.http.put(url, body, headers);
-  else resp = floh.http.patch(url, body, headers);
+  var resp = floh.http.request(method, url, body, headers);
   if (resp.status === 401 && usedOAuth && !request.retried) {
     // The cached token was revoked or expired early: fetch a new one, once.
     floh.cache['delete']('oauth2-token');
@@ -150,6 +145,8 @@ function call(method, path, request) {
       data: { status: resp.status, body: resp.body }
     };
   }
+  // A HEAD answer is its status and headers; it has no body.
+  if (method === 'HEAD') return { success: true, data: { status: resp.status, headers: resp.headers } };
   return { success: true, data: resp.body };
 }
 "#;

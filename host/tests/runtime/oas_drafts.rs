@@ -291,6 +291,77 @@ async fn an_authorization_code_draft_sends_the_access_token_the_host_supplies() 
 }
 
 #[tokio::test]
+async fn head_and_options_operations_become_commands_that_reach_the_api() {
+    let router = axum::Router::new().route(
+        "/v1/files/{name}",
+        axum::routing::any(|method: axum::http::Method| async move {
+            let mut headers = HeaderMap::new();
+            headers.insert("content-length-hint", "42".parse().expect("header"));
+            headers.insert("allow", "HEAD, OPTIONS, DELETE".parse().expect("header"));
+            headers.insert("x-method", method.as_str().parse().expect("header"));
+            (headers, "")
+        }),
+    );
+    let api = Upstream::start(router).await;
+    let spec = json!({
+        "openapi": "3.0.3", "info": {"title": "Files", "version": "1"},
+        "servers": [{"url": format!("{}/v1", api.url())}],
+        "paths": {"/files/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "head": {"operationId": "fileExists"},
+            "options": {"operationId": "fileMethods"},
+            "delete": {"operationId": "deleteFile", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"reason": {"type": "string"}}}}}}}
+        }}
+    });
+    let draft = draft(spec, &Selection::default()).expect("draft");
+    assert!(draft.skipped.is_empty(), "{:?}", draft.skipped);
+    let source = draft.definition.script_source.clone().expect("script");
+    let engine = engine();
+    let context = open_context(json!({"baseUrl": format!("{}/v1", api.url())}), &[]);
+    let exists = run(
+        &engine,
+        &source,
+        "fileExists",
+        json!({"name": "a.txt"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("fileExists");
+    assert!(exists.success, "{exists:?}");
+    let data = exists.data.expect("data");
+    assert_eq!(data["status"], 200);
+    assert_eq!(data["headers"]["content-length-hint"], "42");
+    let methods = run(
+        &engine,
+        &source,
+        "fileMethods",
+        json!({"name": "a.txt"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("fileMethods");
+    assert!(methods.success, "{methods:?}");
+    let deleted = run(
+        &engine,
+        &source,
+        "deleteFile",
+        json!({"name": "a.txt", "reason": "old"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("deleteFile");
+    assert!(deleted.success, "{deleted:?}");
+    let seen = api.seen();
+    let methods: Vec<_> = seen.iter().map(|request| request.method.as_str()).collect();
+    assert_eq!(methods, ["HEAD", "OPTIONS", "DELETE"]);
+    // The body the spec declares for DELETE is sent.
+    assert_eq!(seen[2].body, br#"{"reason":"old"}"#);
+}
+
+#[tokio::test]
 async fn selections_keep_only_the_named_operations() {
     let selection = Selection {
         operation_ids: vec!["getPet".into()],
