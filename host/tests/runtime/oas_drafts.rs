@@ -354,11 +354,24 @@ async fn head_and_options_operations_become_commands_that_reach_the_api() {
     .outcome
     .expect("deleteFile");
     assert!(deleted.success, "{deleted:?}");
+    let deleted = run(
+        &engine,
+        &source,
+        "deleteFile",
+        json!({"name": "a.txt"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("deleteFile");
+    assert!(deleted.success, "{deleted:?}");
     let seen = api.seen();
     let methods: Vec<_> = seen.iter().map(|request| request.method.as_str()).collect();
-    assert_eq!(methods, ["HEAD", "OPTIONS", "DELETE"]);
-    // The body the spec declares for DELETE is sent.
+    assert_eq!(methods, ["HEAD", "OPTIONS", "DELETE", "DELETE"]);
+    // The body the spec declares for DELETE is sent when given, and only then.
     assert_eq!(seen[2].body, br#"{"reason":"old"}"#);
+    assert!(seen[3].body.is_empty());
+    assert!(seen[3].headers.get("content-type").is_none());
 }
 
 #[tokio::test]
