@@ -23,11 +23,24 @@ use crate::model::{GrantType, OAuth2Settings};
 pub struct GrantScheme {
     /// Grant type and endpoints (no scopes yet).
     pub settings: OAuth2Settings,
-    /// Whether the scheme is `openIdConnect` (its grant asks for `openid`).
-    pub open_id_connect: bool,
+    /// Where the settings come from.
+    pub flow: Flow,
     /// What a person must still do or know, should this scheme supply the
     /// connector's grant.
     pub notes: Vec<String>,
+}
+
+/// The flow of its scheme a grant comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flow {
+    /// An oauth2 `authorizationCode` flow.
+    AuthorizationCode,
+    /// An oauth2 `implicit` flow, run as authorization code with PKCE.
+    Implicit,
+    /// An oauth2 `password` flow.
+    Password,
+    /// An `openIdConnect` scheme (its grant asks for `openid`).
+    OpenIdConnect,
 }
 
 /// The grant an `oauth2` scheme without a client-credentials flow asks
@@ -64,11 +77,6 @@ pub fn from_oauth2(name: &str, scheme: &Value, server: Option<&str>) -> Option<G
             endpoint(name, Some(url), "tokenUrl", server, &mut Vec::new())
         });
     }
-    if flow_name == "implicit" {
-        notes.push(format!(
-            "security scheme `{name}` has only an implicit flow: Floh runs it as authorization code with PKCE, which the provider must support for your client"
-        ));
-    }
     Some(GrantScheme {
         settings: OAuth2Settings {
             grant,
@@ -76,7 +84,11 @@ pub fn from_oauth2(name: &str, scheme: &Value, server: Option<&str>) -> Option<G
             token_url,
             ..OAuth2Settings::default()
         },
-        open_id_connect: false,
+        flow: match flow_name {
+            "authorizationCode" => Flow::AuthorizationCode,
+            "implicit" => Flow::Implicit,
+            _ => Flow::Password,
+        },
         notes,
     })
 }
@@ -100,7 +112,7 @@ pub fn from_open_id_connect(name: &str, scheme: &Value) -> GrantScheme {
     };
     GrantScheme {
         settings: OAuth2Settings::default(),
-        open_id_connect: true,
+        flow: Flow::OpenIdConnect,
         notes: vec![note],
     }
 }
@@ -161,31 +173,50 @@ pub fn settings_for(
     let chosen = &grants[*first];
     let mut settings = chosen.settings.clone();
     let mut warnings = chosen.notes.clone();
-    if settings.token_url.is_none()
-        && let Some(authorization_url) = &settings.authorization_url
-    {
+    // Schemes at the same authorization endpoint: one authorization server.
+    let same_server = |other: &GrantScheme| {
+        settings.authorization_url.is_some()
+            && other.settings.authorization_url == settings.authorization_url
+    };
+    if settings.token_url.is_none() {
         settings.token_url = grants
             .values()
-            .filter(|other| other.settings.authorization_url.as_ref() == Some(authorization_url))
+            .filter(|other| same_server(other))
             .find_map(|other| other.settings.token_url.clone());
+    }
+    if chosen.flow == Flow::Implicit
+        && !grants
+            .values()
+            .any(|other| other.flow == Flow::AuthorizationCode && same_server(other))
+    {
+        warnings.push(format!(
+            "security scheme `{first}` has only an implicit flow: Floh runs it as authorization code with PKCE, which the provider must support for your client"
+        ));
     }
     let mut scopes: BTreeSet<String> = plans
         .iter()
         .flat_map(|plan| plan.scopes.iter().cloned())
         .collect();
-    if chosen.open_id_connect {
+    if chosen.flow == Flow::OpenIdConnect {
         scopes.insert("openid".into());
     }
     settings.scopes = scopes.into_iter().collect();
-    if used.len() > 1 {
-        let names: Vec<String> = used.iter().map(|name| format!("`{name}`")).collect();
+    let elsewhere: Vec<String> = used
+        .iter()
+        .filter(|name| {
+            let other = &grants[**name];
+            !same_server(other) && other.settings != chosen.settings
+        })
+        .map(|name| format!("`{name}`"))
+        .collect();
+    if !elsewhere.is_empty() {
         warnings.push(format!(
-            "the operations use the security schemes {}; a connector holds one OAuth2 grant, so all of them send the access token of the grant `{first}` describes",
-            names.join(", ")
+            "the operations also use the security schemes {}, whose endpoints differ from `{first}`'s; a connector holds one OAuth2 grant, so they send the access token of `{first}`'s grant",
+            elsewhere.join(", ")
         ));
     }
     if let Some(missing) = settings.missing_for_connect()
-        && !chosen.open_id_connect
+        && chosen.flow != Flow::OpenIdConnect
     {
         warnings.push(format!(
             "oauth2.{missing} is not set (security scheme `{first}` names none): the connector cannot be connected until it is"
@@ -287,10 +318,15 @@ mod tests {
         );
         assert_eq!(settings.scopes, ["a", "b", "c"]);
         assert_eq!(settings.missing_for_connect(), None);
+        // One authorization server, its code flow declared: nothing to say.
+        assert!(warnings.is_empty(), "{warnings:?}");
+        let (_, warnings) = settings_for(
+            &grants(),
+            &[plan(&["Oauth2c"], &[]), plan(&["lonely"], &[])],
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
-            warnings
-                .iter()
-                .any(|w| w.contains("`Oauth2`, `Oauth2c`") && w.contains("one OAuth2 grant")),
+            warnings[0].contains("`lonely`") && warnings[0].contains("one OAuth2 grant"),
             "{warnings:?}"
         );
     }

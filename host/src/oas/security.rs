@@ -322,7 +322,7 @@ mod tests {
         let owner = settings("owner");
         assert_eq!(owner.grant, GrantType::Password);
         assert_eq!(owner.authorization_url, None);
-        assert!(config.grants["oidc"].open_id_connect);
+        assert_eq!(config.grants["oidc"].flow, grant::Flow::OpenIdConnect);
         assert!(config.grants["oidc"].notes[0].contains("openid-configuration"));
         assert_eq!(config.unsupported.len(), 1);
         assert_eq!(config.unsupported[0].0, "none");
