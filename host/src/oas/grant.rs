@@ -51,19 +51,17 @@ pub enum Flow {
 pub fn from_oauth2(name: &str, scheme: &Value, server: Option<&str>) -> Option<GrantScheme> {
     let flows = scheme.get("flows")?;
     let mut notes = Vec::new();
-    let (flow_name, grant) = ["authorizationCode", "implicit", "password"]
-        .into_iter()
-        .find_map(|flow_name| {
-            let grant = match flow_name {
-                "password" => GrantType::Password,
-                _ => GrantType::AuthorizationCode,
-            };
-            flows
-                .get(flow_name)
-                .filter(|f| f.is_object())
-                .map(|f| (flow_name, (grant, f)))
-        })?;
-    let (grant, flow) = grant;
+    let (kind, flow) = [
+        ("authorizationCode", Flow::AuthorizationCode),
+        ("implicit", Flow::Implicit),
+        ("password", Flow::Password),
+    ]
+    .into_iter()
+    .find_map(|(key, kind)| flows.get(key).filter(|f| f.is_object()).map(|f| (kind, f)))?;
+    let grant = match kind {
+        Flow::Password => GrantType::Password,
+        _ => GrantType::AuthorizationCode,
+    };
     let mut url = |key: &str| endpoint(name, flow.get(key), key, server, &mut notes);
     let authorization_url = match grant {
         GrantType::AuthorizationCode => url("authorizationUrl"),
@@ -84,11 +82,7 @@ pub fn from_oauth2(name: &str, scheme: &Value, server: Option<&str>) -> Option<G
             token_url,
             ..OAuth2Settings::default()
         },
-        flow: match flow_name {
-            "authorizationCode" => Flow::AuthorizationCode,
-            "implicit" => Flow::Implicit,
-            _ => Flow::Password,
-        },
+        flow: kind,
         notes,
     })
 }
