@@ -440,20 +440,22 @@ fn pick_security<'a>(
         let (undeclared, unsupported): (Vec<&String>, Vec<&String>) =
             missing.into_iter().partition(undeclared);
         let list = |names: &[&String]| {
-            names
-                .iter()
-                .map(|name| format!("`{name}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
+            let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            let noun = if names.len() == 1 {
+                "scheme"
+            } else {
+                "schemes"
+            };
+            format!("the security {noun} {}", quoted.join(", "))
         };
         return Err(if undeclared.is_empty() {
             format!(
-                "it requires the security scheme {}, which cannot be applied",
+                "it requires {}, which cannot be applied",
                 list(&unsupported)
             )
         } else {
             format!(
-                "it requires the security scheme {}, which components.securitySchemes does not declare",
+                "it requires {}, which components.securitySchemes does not declare",
                 list(&undeclared)
             )
         });
