@@ -44,7 +44,7 @@ paths:
                 type: object
                 properties:
                   items: {{ type: array }}
-    head:
+    trace:
       responses:
         "200": {{ description: ok }}
 "#
@@ -81,7 +81,7 @@ async fn a_yaml_spec_becomes_a_working_connector() {
     assert_eq!(status, 200, "{draft}");
     assert_eq!(draft["specVersion"], "3.0");
     assert_eq!(draft["definition"]["name"], "inventory-api");
-    assert_eq!(draft["skipped"][0]["operation"], "HEAD /items");
+    assert_eq!(draft["skipped"][0]["operation"], "TRACE /items");
     let commands = &draft["definition"]["configSchema"]["commands"];
     assert_eq!(
         commands["listItems"]["paramSchema"]["category"]["enum"],

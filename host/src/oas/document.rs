@@ -262,15 +262,37 @@ fn response_v2(response: Value, produces: &str) -> Value {
     Value::Object(out)
 }
 
+/// A 2.0 security definition in the 3.x shape. The 2.0 oauth2 `flow` names
+/// map to 3.x flows (`accessCode` → `authorizationCode`, `application` →
+/// `clientCredentials`), each with the endpoints 3.x gives that flow.
 fn security_v2(scheme: &Value) -> Value {
     match scheme.get("type").and_then(Value::as_str) {
         Some("basic") => json!({"type": "http", "scheme": "basic"}),
         Some("oauth2") => {
             let token_url = scheme.get("tokenUrl").cloned().unwrap_or(Value::Null);
             let scopes = scheme.get("scopes").cloned().unwrap_or_else(|| json!({}));
+            let endpoints = |keys: &[&str]| {
+                let mut flow = Map::new();
+                for key in keys {
+                    if let Some(url) = scheme.get(*key) {
+                        flow.insert((*key).to_string(), url.clone());
+                    }
+                }
+                flow.insert("scopes".into(), scopes.clone());
+                Value::Object(flow)
+            };
             match scheme.get("flow").and_then(Value::as_str) {
                 Some("application") => {
                     json!({"type": "oauth2", "flows": {"clientCredentials": {"tokenUrl": token_url, "scopes": scopes}}})
+                }
+                Some("accessCode") => {
+                    json!({"type": "oauth2", "flows": {"authorizationCode": endpoints(&["authorizationUrl", "tokenUrl"])}})
+                }
+                Some("implicit") => {
+                    json!({"type": "oauth2", "flows": {"implicit": endpoints(&["authorizationUrl"])}})
+                }
+                Some("password") => {
+                    json!({"type": "oauth2", "flows": {"password": endpoints(&["tokenUrl"])}})
                 }
                 Some(flow) => {
                     json!({"type": "oauth2", "flows": {flow: {"tokenUrl": token_url, "scopes": scopes}}})
@@ -415,6 +437,32 @@ mod tests {
         assert_eq!(
             operation["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
             "#/components/schemas/Pet"
+        );
+    }
+
+    #[test]
+    fn swagger2_oauth2_flows_become_their_3x_flows() {
+        let spec = json!({
+            "swagger": "2.0", "info": {"title": "Flows", "version": "1"}, "paths": {},
+            "securityDefinitions": {
+                "code": {"type": "oauth2", "flow": "accessCode", "authorizationUrl": "https://id.example.com/authorize", "tokenUrl": "https://id.example.com/token", "scopes": {"read": "Read"}},
+                "implicit": {"type": "oauth2", "flow": "implicit", "authorizationUrl": "https://id.example.com/authorize", "scopes": {}},
+                "owner": {"type": "oauth2", "flow": "password", "tokenUrl": "https://id.example.com/token"}
+            }
+        });
+        let (_, spec) = normalize(spec).expect("normalize");
+        let schemes = &spec["components"]["securitySchemes"];
+        assert_eq!(
+            schemes["code"]["flows"],
+            json!({"authorizationCode": {"authorizationUrl": "https://id.example.com/authorize", "tokenUrl": "https://id.example.com/token", "scopes": {"read": "Read"}}})
+        );
+        assert_eq!(
+            schemes["implicit"]["flows"],
+            json!({"implicit": {"authorizationUrl": "https://id.example.com/authorize", "scopes": {}}})
+        );
+        assert_eq!(
+            schemes["owner"]["flows"],
+            json!({"password": {"tokenUrl": "https://id.example.com/token", "scopes": {}}})
         );
     }
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::document::{self, SpecVersion};
+use super::grant;
 use super::operations::{self, Skipped};
 use super::security::connection_config;
 use super::{OasError, script};
@@ -21,6 +22,9 @@ pub struct Draft {
     pub spec_version: &'static str,
     /// Operations that did not become commands, and why.
     pub skipped: Vec<Skipped>,
+    /// What a person should know before using the connector, such as an
+    /// OAuth2 endpoint the spec does not give.
+    pub warnings: Vec<String>,
     /// The first server's URL, for [`apply_base_url`].
     #[serde(skip)]
     pub first_server: Option<String>,
@@ -123,8 +127,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), Oas
         .and_then(Value::as_str)
         .map(str::to_string);
     let config = connection_config(&spec);
-    let usable: Vec<String> = config.schemes.keys().cloned().collect();
-    let (mut plans, mut skipped) = operations::plan(&spec, &usable);
+    let (mut plans, mut skipped) = operations::plan(&spec, &config.schemes);
     if !selection.is_empty() {
         plans.retain(|plan| {
             plan.operation_id
@@ -146,6 +149,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), Oas
             reason: "webhooks are requests the API sends, not operations a connector calls".into(),
         });
     }
+    let (oauth2, warnings) = grant::settings_for(&config.grants, &plans);
     for (scheme, reason) in &config.unsupported {
         skipped.push(Skipped {
             operation: format!("security scheme `{scheme}`"),
@@ -201,7 +205,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), Oas
         config_schema: Some(ConfigSchema {
             connection_config: config.fields,
             commands,
-            oauth2: None,
+            oauth2,
         }),
         config: None,
         script_source: Some(source),
@@ -220,6 +224,7 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), Oas
             SpecVersion::OpenApi31 => "3.1",
         },
         skipped,
+        warnings,
         operations,
     };
     Ok((draft, spec))

@@ -19,8 +19,13 @@ fn render(spec: Value) -> String {
         object.remove("openapiSpec");
     }
     let skipped = serde_json::to_string_pretty(&draft.skipped).expect("skipped");
+    let warnings = if draft.warnings.is_empty() {
+        String::new()
+    } else {
+        format!("\n--- warnings ---\n{}", draft.warnings.join("\n"))
+    };
     format!(
-        "spec version: {}\n{}\n--- skipped ---\n{skipped}\n--- script ---\n{script}",
+        "spec version: {}\n{}\n--- skipped ---\n{skipped}{warnings}\n--- script ---\n{script}",
         draft.spec_version,
         serde_json::to_string_pretty(&definition).expect("pretty")
     )
@@ -130,4 +135,90 @@ fn security_oauth2_client_credentials() {
         "type": "oauth2",
         "flows": {"clientCredentials": {"tokenUrl": "https://auth.example.com/oauth/token", "scopes": {"read": "read"}}}
     }))));
+}
+
+/// Two operations that need the grant and one that takes an API key
+/// instead: the scopes are those the operations name, not the flow's list.
+fn with_grant(scheme: Value) -> Value {
+    json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Calendar", "version": "1.0.0"},
+        "servers": [{"url": "https://api.example.com/v1"}],
+        "components": {"securitySchemes": {"user": scheme, "key": {"type": "apiKey", "in": "query", "name": "key"}}},
+        "security": [{"user": ["events.read"]}],
+        "paths": {
+            "/events": {
+                "get": {"operationId": "listEvents", "responses": {"200": {"description": "ok"}}},
+                "post": {"operationId": "createEvent", "security": [{"user": ["events.write", "events.read"]}],
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"title": {"type": "string"}}}}}},
+                    "responses": {"201": {"description": "created"}}}
+            },
+            "/holidays": {"get": {"operationId": "listHolidays", "security": [{"user": ["holidays"]}, {"key": []}], "responses": {"200": {"description": "ok"}}}}
+        }
+    })
+}
+
+#[test]
+fn security_oauth2_authorization_code() {
+    insta::assert_snapshot!(render(with_grant(json!({
+        "type": "oauth2",
+        "flows": {"authorizationCode": {
+            "authorizationUrl": "https://id.example.com/oauth/authorize",
+            "tokenUrl": "https://id.example.com/oauth/token",
+            "scopes": {"events.read": "Read events", "events.write": "Write events", "holidays": "Holidays", "admin": "Everything"}
+        }}
+    }))));
+}
+
+#[test]
+fn security_oauth2_implicit() {
+    insta::assert_snapshot!(render(with_grant(json!({
+        "type": "oauth2",
+        "flows": {"implicit": {"authorizationUrl": "https://id.example.com/oauth/authorize", "scopes": {"events.read": "Read events"}}}
+    }))));
+}
+
+#[test]
+fn security_oauth2_password() {
+    insta::assert_snapshot!(render(with_grant(json!({
+        "type": "oauth2",
+        "flows": {"password": {"tokenUrl": "/oauth/token", "scopes": {}}}
+    }))));
+}
+
+#[test]
+fn security_open_id_connect() {
+    insta::assert_snapshot!(render(with_grant(json!({
+        "type": "openIdConnect",
+        "openIdConnectUrl": "https://id.example.com/.well-known/openid-configuration"
+    }))));
+}
+
+#[test]
+fn swagger_20_access_code() {
+    insta::assert_snapshot!(render(json!({
+        "swagger": "2.0",
+        "info": {"title": "Legacy Calendar", "version": "0.9"},
+        "host": "legacy.example.com", "basePath": "/rest", "schemes": ["https"],
+        "securityDefinitions": {"user": {"type": "oauth2", "flow": "accessCode",
+            "authorizationUrl": "https://legacy.example.com/oauth/authorize", "tokenUrl": "https://legacy.example.com/oauth/token",
+            "scopes": {"read": "Read", "write": "Write"}}},
+        "security": [{"user": ["read"]}],
+        "paths": {"/events": {"get": {"operationId": "getEvents", "responses": {"200": {"description": "ok"}}}}}
+    })));
+}
+
+#[test]
+fn head_options_and_trace() {
+    insta::assert_snapshot!(render(json!({
+        "openapi": "3.0.3",
+        "info": {"title": "Files", "version": "1.0.0"},
+        "servers": [{"url": "https://files.example.com"}],
+        "paths": {"/files/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "head": {"operationId": "fileExists", "summary": "Whether a file exists, and its size"},
+            "options": {"operationId": "fileMethods", "parameters": [{"name": "Origin", "in": "header", "schema": {"type": "string"}}]},
+            "trace": {"operationId": "traceFile"}
+        }}
+    })));
 }

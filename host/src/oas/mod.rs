@@ -3,11 +3,13 @@
 //!
 //! This first part reads and normalizes documents ([`document`]), resolves
 //! references ([`refs`]), names commands ([`naming`]), derives connection
-//! config ([`security`]) and plans commands ([`operations`]); the script
-//! generator and `POST /api/connectors/parse-oas` build on it.
+//! config ([`security`]) and the OAuth2 grant the host keeps ([`grant`]),
+//! and plans commands ([`operations`]); the script generator and
+//! `POST /api/connectors/parse-oas` build on it.
 
 pub mod document;
 pub mod draft;
+pub mod grant;
 pub mod naming;
 pub mod operations;
 pub mod refs;

@@ -6,14 +6,15 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use super::naming::{UniqueNames, camel_case, from_method_and_path};
 use super::refs::Resolver;
+use super::security::AuthScheme;
 use crate::model::{CommandSchema, FieldSchema, FieldType};
 
-/// Methods `floh.http` offers.
-const METHODS: &[&str] = &["get", "post", "put", "patch", "delete"];
+/// Methods `floh.http` offers (TRACE is not among them).
+const METHODS: &[&str] = &["get", "head", "post", "put", "patch", "delete", "options"];
 
 /// Where a parameter goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -66,8 +67,11 @@ pub struct OperationPlan {
     pub params: Vec<ParamPlan>,
     /// The body, if any.
     pub body: Option<BodyPlan>,
-    /// Security scheme names to apply (the first alternative that can be).
+    /// Security scheme names to apply (see [`pick_security`]).
     pub security: Vec<String>,
+    /// The OAuth2 scopes those schemes' requirement names for schemes that
+    /// use the grant the host keeps ([`AuthScheme::AccessToken`]).
+    pub scopes: Vec<String>,
     /// The command's schema.
     #[serde(skip)]
     pub schema: CommandSchema,
@@ -87,13 +91,22 @@ pub struct Skipped {
 }
 
 /// Plans for every usable operation, in document order, and the skipped ones.
-pub fn plan(spec: &Value, usable_schemes: &[String]) -> (Vec<OperationPlan>, Vec<Skipped>) {
+pub fn plan(
+    spec: &Value,
+    schemes: &BTreeMap<String, AuthScheme>,
+) -> (Vec<OperationPlan>, Vec<Skipped>) {
     let resolver = Resolver::new(spec);
     let mut names = UniqueNames::default();
     names.reserve("test");
     let mut plans = Vec::new();
     let mut skipped = Vec::new();
-    let global_security = spec.get("security");
+    let auth = SecurityContext {
+        global: spec.get("security"),
+        schemes,
+        declared: spec
+            .pointer("/components/securitySchemes")
+            .and_then(Value::as_object),
+    };
     for (path, item) in spec
         .get("paths")
         .and_then(Value::as_object)
@@ -136,8 +149,7 @@ pub fn plan(spec: &Value, usable_schemes: &[String]) -> (Vec<OperationPlan>, Vec
                 method,
                 operation,
                 path_parameters,
-                global_security,
-                usable_schemes,
+                &auth,
                 &mut names,
             ) {
                 Ok(plan) => plans.push(plan),
@@ -151,15 +163,23 @@ pub fn plan(spec: &Value, usable_schemes: &[String]) -> (Vec<OperationPlan>, Vec
     (plans, skipped)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What an operation's security requirement is matched against.
+struct SecurityContext<'a> {
+    /// The spec's top-level `security`, for operations without their own.
+    global: Option<&'a Value>,
+    /// The schemes the generated script can apply.
+    schemes: &'a BTreeMap<String, AuthScheme>,
+    /// Every scheme the spec declares.
+    declared: Option<&'a Map<String, Value>>,
+}
+
 fn plan_operation(
     resolver: &Resolver<'_>,
     path: &str,
     method: &str,
     operation: &Value,
     path_parameters: Option<&Value>,
-    global_security: Option<&Value>,
-    usable_schemes: &[String],
+    auth: &SecurityContext<'_>,
     names: &mut UniqueNames,
 ) -> Result<OperationPlan, String> {
     let operation_id = operation
@@ -230,8 +250,8 @@ fn plan_operation(
         Some(body) => Some(plan_body(resolver, body, &mut taken, &mut param_schema)?),
         None => None,
     };
-    let security = operation.get("security").or(global_security);
-    let security = pick_security(security, usable_schemes)?;
+    let security = operation.get("security").or(auth.global);
+    let (security, scopes) = pick_security(security, auth)?;
     let command = names.claim(&wanted);
     let mut param_names: Vec<String> = params.iter().map(|p| p.param.clone()).collect();
     match &body {
@@ -245,7 +265,12 @@ fn plan_operation(
         schema: CommandSchema {
             params: param_names,
             description,
-            outputs: outputs(resolver, operation),
+            outputs: if method == "head" {
+                // A HEAD answer has no body: the command returns its status and headers.
+                vec!["status".into(), "headers".into()]
+            } else {
+                outputs(resolver, operation)
+            },
             param_schema,
         },
         command,
@@ -254,6 +279,7 @@ fn plan_operation(
         params,
         body,
         security,
+        scopes,
         operation_id,
         tags: operation
             .get("tags")
@@ -369,27 +395,86 @@ fn plan_body(
 }
 
 /// The schemes of the first security alternative that can be applied
-/// entirely; an operation whose every alternative needs an unsupported
-/// scheme is skipped. `security: []` (or an empty alternative) means none.
-fn pick_security(security: Option<&Value>, usable: &[String]) -> Result<Vec<String>, String> {
+/// entirely, and the OAuth2 scopes it names for grant schemes; an operation
+/// whose every alternative needs an unsupported scheme is skipped.
+/// `security: []` (or an empty alternative) means none.
+///
+/// Alternatives that run without the host's OAuth2 grant come first: an
+/// operation that takes an API key or the grant keeps using the key, as it
+/// did before grants were imported, and needs no person to authorize it.
+fn pick_security<'a>(
+    security: Option<&'a Value>,
+    auth: &SecurityContext<'_>,
+) -> Result<(Vec<String>, Vec<String>), String> {
+    let SecurityContext {
+        schemes, declared, ..
+    } = auth;
     let Some(alternatives) = security.and_then(Value::as_array) else {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     };
     if alternatives.is_empty() {
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
-    for alternative in alternatives {
-        let schemes: Vec<String> = alternative
-            .as_object()
+    let empty = Map::new();
+    // A malformed (non-object) alternative asks for nothing, as `{}` does.
+    let requirement = |alternative: &'a Value| alternative.as_object().unwrap_or(&empty);
+    let needs_grant = |name: &String| schemes.get(name).is_some_and(AuthScheme::needs_grant);
+    let applicable: Vec<&Map<String, Value>> = alternatives
+        .iter()
+        .map(requirement)
+        .filter(|alternative| alternative.keys().all(|name| schemes.contains_key(name)))
+        .collect();
+    let Some(chosen) = applicable
+        .iter()
+        .find(|alternative| !alternative.keys().any(needs_grant))
+        .or_else(|| applicable.first())
+    else {
+        let mut missing: Vec<&String> = alternatives
+            .iter()
+            .flat_map(|alternative| requirement(alternative).keys())
+            .filter(|name| !schemes.contains_key(*name))
+            .collect();
+        missing.sort();
+        missing.dedup();
+        let undeclared = |name: &&String| !declared.is_some_and(|d| d.contains_key(*name));
+        let (undeclared, unsupported): (Vec<&String>, Vec<&String>) =
+            missing.into_iter().partition(undeclared);
+        let list = |names: &[&String]| {
+            let quoted: Vec<String> = names.iter().map(|name| format!("`{name}`")).collect();
+            let noun = if names.len() == 1 {
+                "scheme"
+            } else {
+                "schemes"
+            };
+            format!("the security {noun} {}", quoted.join(", "))
+        };
+        return Err(if undeclared.is_empty() {
+            format!(
+                "it requires {}, which cannot be applied",
+                list(&unsupported)
+            )
+        } else {
+            format!(
+                "it requires {}, which components.securitySchemes does not declare",
+                list(&undeclared)
+            )
+        });
+    };
+    let mut scopes: Vec<String> = Vec::new();
+    for (_, named) in chosen.iter().filter(|(name, _)| needs_grant(name)) {
+        for scope in named
+            .as_array()
             .into_iter()
             .flatten()
-            .map(|(k, _)| k.clone())
-            .collect();
-        if schemes.iter().all(|s| usable.contains(s)) {
-            return Ok(schemes);
+            .filter_map(Value::as_str)
+        {
+            // RFC 6749 §3.3: scope tokens are non-empty and have no spaces.
+            if !scope.is_empty() && !scope.contains(' ') && !scopes.iter().any(|s| s == scope) {
+                scopes.push(scope.to_string());
+            }
         }
     }
-    Err("it requires a security scheme that cannot be applied unattended".into())
+    Ok((chosen.keys().cloned().collect(), scopes))
 }
 
 /// Type, enum and default of a schema (3.1 `type` arrays and 3.0
@@ -487,7 +572,8 @@ mod tests {
                     "get": {"operationId": "list-pets", "summary": "List pets\nwith paging", "tags": ["pets"], "parameters": [{"$ref": "#/components/parameters/limit"}],
                         "responses": {"200": {"content": {"application/json": {"schema": {"type": "object", "properties": {"items": {}, "next": {}}}}}}}},
                     "post": {"requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}}, "security": []},
-                    "head": {}
+                    "head": {},
+                    "trace": {}
                 },
                 "/pets/{id}": {
                     "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer"}}],
@@ -499,15 +585,33 @@ mod tests {
         })
     }
 
+    fn key_scheme() -> BTreeMap<String, AuthScheme> {
+        BTreeMap::from([(
+            "key".to_string(),
+            AuthScheme::ApiKey {
+                field: "key".into(),
+                name: "X-Key".into(),
+                location: "header".into(),
+            },
+        )])
+    }
+
     #[test]
     fn operations_become_commands_with_typed_params() {
         let spec = petstore();
-        let (plans, skipped) = plan(&spec, &["key".to_string()]);
+        let (plans, skipped) = plan(&spec, &key_scheme());
         let names: Vec<_> = plans.iter().map(|p| p.command.as_str()).collect();
         assert_eq!(
             names,
-            ["listPets", "postPets", "deleteOperation", "listPets2"]
+            [
+                "listPets",
+                "headPets",
+                "postPets",
+                "deleteOperation",
+                "listPets2"
+            ]
         );
+        assert_eq!(plans[1].schema.outputs, ["status", "headers"]);
         let list = &plans[0];
         assert_eq!(list.schema.description.as_deref(), Some("List pets"));
         assert_eq!(
@@ -517,7 +621,7 @@ mod tests {
         assert_eq!(list.schema.param_schema["limit"].default, Some(json!(20)));
         assert_eq!(list.schema.outputs, ["items", "next"]);
         assert_eq!(list.security, ["key"]);
-        let create = &plans[1];
+        let create = &plans[2];
         assert_eq!(
             create.body,
             Some(BodyPlan::JsonProperties(vec![
@@ -532,11 +636,44 @@ mod tests {
         );
         assert!(create.security.is_empty(), "security: [] means no auth");
         assert!(
-            plans[2].schema.param_schema["id"].required,
+            plans[3].schema.param_schema["id"].required,
             "path params are required"
         );
-        assert_eq!(plans[3].body, Some(BodyPlan::Raw("application/xml".into())));
+        assert_eq!(plans[4].body, Some(BodyPlan::Raw("application/xml".into())));
         let reasons: Vec<_> = skipped.iter().map(|s| s.operation.as_str()).collect();
-        assert_eq!(reasons, ["HEAD /pets", "GET /secure"]);
+        assert_eq!(reasons, ["TRACE /pets", "GET /secure"]);
+        assert_eq!(skipped[0].reason, "floh.http has no TRACE method");
+        assert_eq!(
+            skipped[1].reason,
+            "it requires the security scheme `oidc`, which components.securitySchemes does not declare"
+        );
+    }
+
+    #[test]
+    fn alternatives_without_the_grant_come_first_and_grant_scopes_are_kept() {
+        let spec = json!({
+            "openapi": "3.0.3",
+            "components": {"securitySchemes": {
+                "key": {"type": "apiKey", "in": "header", "name": "X-Key"},
+                "code": {"type": "oauth2", "flows": {"authorizationCode": {}}},
+                "digest": {"type": "http", "scheme": "digest"}
+            }},
+            "paths": {"/a": {
+                "get": {"security": [{"code": ["read"]}, {"key": []}]},
+                "put": {"security": [{"code": ["write", "read", "write", "bad scope", ""]}]},
+                "post": {"security": [{"digest": []}, {"code": [], "digest": []}]}
+            }}
+        });
+        let mut schemes = key_scheme();
+        schemes.insert("code".into(), AuthScheme::AccessToken);
+        let (plans, skipped) = plan(&spec, &schemes);
+        assert_eq!(plans[0].security, ["key"]);
+        assert!(plans[0].scopes.is_empty());
+        assert_eq!(plans[1].security, ["code"]);
+        assert_eq!(plans[1].scopes, ["write", "read"]);
+        assert_eq!(
+            skipped[0].reason,
+            "it requires the security scheme `digest`, which cannot be applied"
+        );
     }
 }

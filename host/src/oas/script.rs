@@ -45,6 +45,10 @@ function appendPairs(pairs, values) {
   return pairs;
 }
 
+function isEmpty(value) {
+  return value === null || (typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 0);
+}
+
 function definedOnly(values) {
   var out = {};
   Object.keys(values).forEach(function (key) {
@@ -99,6 +103,9 @@ function applyAuth(scheme, headers, query, cookies) {
     headers['Authorization'] = 'Basic ' + base64(floh.config.username + ':' + (floh.config.password || ''));
   } else if (scheme.type === 'oauth2') {
     headers['Authorization'] = 'Bearer ' + bearerFromClientCredentials();
+  } else if (scheme.type === 'accessToken') {
+    // The host keeps the grant: it renews this token and retries once on 401.
+    headers['Authorization'] = 'Bearer ' + floh.config.accessToken;
   }
 }
 
@@ -114,24 +121,22 @@ function call(method, path, request) {
   if (cookies.length) headers['Cookie'] = cookies.join('; ');
   var url = baseUrl() + expandPath(path, request.path || {});
   if (query.length) url += '?' + query.join('&');
+  // GET, HEAD, OPTIONS and DELETE send a body the spec declares only when
+  // the command was given one: an empty body there trips some servers.
+  var bodyless = ['GET', 'HEAD', 'OPTIONS', 'DELETE'].indexOf(method) >= 0;
   var body;
-  if (request.json !== undefined) {
+  if (request.json !== undefined && !(bodyless && isEmpty(request.json))) {
     body = request.json;
     headers['Content-Type'] = 'application/json';
     if (typeof body === 'string') body = JSON.stringify(body);
-  } else if (request.form !== undefined) {
+  } else if (request.form !== undefined && !(bodyless && isEmpty(definedOnly(request.form)))) {
     body = appendPairs([], request.form).join('&');
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
-  } else if (request.raw !== undefined) {
+  } else if (request.raw !== undefined && request.raw !== null) {
     body = String(request.raw);
     headers['Content-Type'] = request.contentType;
   }
-  var resp;
-  if (method === 'GET') resp = floh.http.get(url, headers);
-  else if (method === 'DELETE') resp = floh.http['delete'](url, headers);
-  else if (method === 'POST') resp = floh.http.post(url, body, headers);
-  else if (method === 'PUT') resp = floh.http.put(url, body, headers);
-  else resp = floh.http.patch(url, body, headers);
+  var resp = floh.http.request(method, url, body, headers);
   if (resp.status === 401 && usedOAuth && !request.retried) {
     // The cached token was revoked or expired early: fetch a new one, once.
     floh.cache['delete']('oauth2-token');
@@ -147,6 +152,8 @@ function call(method, path, request) {
       data: { status: resp.status, body: resp.body }
     };
   }
+  // A HEAD answer is its status and headers; it has no body.
+  if (method === 'HEAD') return { success: true, data: { status: resp.status, headers: resp.headers } };
   return { success: true, data: resp.body };
 }
 "#;
@@ -174,6 +181,13 @@ pub fn generate(
         comment(version)
     );
     out.push_str("// Every command calls the API through floh.http. Edit freely, or regenerate from an\n// updated spec (your connection config is kept).\n");
+    if plans
+        .iter()
+        .flat_map(|plan| &plan.security)
+        .any(|name| schemes.get(name).is_some_and(AuthScheme::needs_grant))
+    {
+        out.push_str("// OAuth2: the host keeps the connector's grant (configSchema.oauth2) and gives the\n// script its current access token as floh.config.accessToken.\n");
+    }
     let auth: serde_json::Map<String, serde_json::Value> = schemes
         .iter()
         .map(|(name, scheme)| {
@@ -186,6 +200,7 @@ pub fn generate(
                 AuthScheme::Bearer => json!({"type": "bearer"}),
                 AuthScheme::Basic => json!({"type": "basic"}),
                 AuthScheme::OAuth2 => json!({"type": "oauth2"}),
+                AuthScheme::AccessToken => json!({"type": "accessToken"}),
             };
             (name.clone(), value)
         })
@@ -277,5 +292,19 @@ fn test_function(plans: &[OperationPlan]) -> String {
             plan.command
         ),
         None => "\n// The API has no parameterless GET to try; check that the config is complete.\nfunction test() {\n  return floh.config.baseUrl ? { success: true } : { success: false, error: 'baseUrl is not set' };\n}\n".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ACCESS_TOKEN_FIELD;
+
+    #[test]
+    fn grant_schemes_send_the_access_token_the_host_supplies_without_retrying() {
+        assert!(PRELUDE.contains(&format!("'Bearer ' + floh.config.{ACCESS_TOKEN_FIELD};")));
+        // Only client credentials, whose token the script fetches itself,
+        // drops its token and retries on 401; the host does that for grants.
+        assert!(PRELUDE.contains("if (AUTH[name].type === 'oauth2') usedOAuth = true;"));
     }
 }

@@ -1,12 +1,19 @@
 //! Connection config from `servers` and `securitySchemes`, exactly as the
 //! spec's table says: apiKey → a named secret field; http bearer →
-//! `bearerToken`; http basic → `username`, `password`; oauth2 → `clientId`,
-//! `clientSecret`, `tokenUrl`; plus `baseUrl`.
+//! `bearerToken`; http basic → `username`, `password`; oauth2 client
+//! credentials → `clientId`, `clientSecret`, `tokenUrl`; plus `baseUrl`.
+//!
+//! The other oauth2 flows and `openIdConnect` become the OAuth2 grant the
+//! host keeps ([`super::grant`]); the fields that grant needs are added by
+//! the host (`ConfigSchema::effective`), not declared here. A scheme with a
+//! client-credentials flow and others stays client credentials: that flow
+//! runs unattended.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::grant::{self, GrantScheme};
 use super::naming::camel_case;
 use crate::model::{FieldSchema, FieldType};
 
@@ -28,6 +35,18 @@ pub enum AuthScheme {
     Basic,
     /// OAuth2 client credentials against `tokenUrl`.
     OAuth2,
+    /// `Authorization: Bearer <accessToken>`: the access token of the OAuth2
+    /// grant the host keeps for the connector (authorization code, implicit,
+    /// password or OpenID Connect).
+    AccessToken,
+}
+
+impl AuthScheme {
+    /// Whether the scheme needs the grant the host keeps (and so, for
+    /// authorization code, a person to authorize the connector once).
+    pub fn needs_grant(&self) -> bool {
+        matches!(self, Self::AccessToken)
+    }
 }
 
 /// What a spec's servers and security schemes give a connector.
@@ -37,6 +56,8 @@ pub struct ConnectionConfig {
     pub fields: BTreeMap<String, FieldSchema>,
     /// Schemes the generated script can apply, by scheme name.
     pub schemes: BTreeMap<String, AuthScheme>,
+    /// The grants of the [`AuthScheme::AccessToken`] schemes, by scheme name.
+    pub grants: BTreeMap<String, GrantScheme>,
     /// Schemes it cannot apply: (name, reason).
     pub unsupported: Vec<(String, String)>,
 }
@@ -46,7 +67,9 @@ pub fn connection_config(spec: &Value) -> ConnectionConfig {
     let mut fields = BTreeMap::new();
     fields.insert("baseUrl".to_string(), base_url_field(spec));
     let mut schemes = BTreeMap::new();
+    let mut grants = BTreeMap::new();
     let mut unsupported = Vec::new();
+    let server = server_url(spec);
     let secret = |description: String| FieldSchema {
         field_type: Some(FieldType::String),
         required: true,
@@ -111,16 +134,26 @@ pub fn connection_config(spec: &Value) -> ConnectionConfig {
             ("oauth2", _) => {
                 let token_url = scheme.pointer("/flows/clientCredentials/tokenUrl").cloned();
                 if token_url.is_none() {
-                    unsupported.push((
-                        name.clone(),
-                        "only the OAuth2 client-credentials flow can run unattended".into(),
-                    ));
+                    match grant::from_oauth2(name, scheme, server.as_deref()) {
+                        Some(found) => {
+                            grants.insert(name.clone(), found);
+                            schemes.insert(name.clone(), AuthScheme::AccessToken);
+                        }
+                        None => unsupported.push((
+                            name.clone(),
+                            "declares none of the OAuth2 flows authorizationCode, implicit, password or clientCredentials".into(),
+                        )),
+                    }
                     continue;
                 }
                 fields.insert("clientId".into(), plain("OAuth2 client id", None));
                 fields.insert("clientSecret".into(), secret("OAuth2 client secret".into()));
                 fields.insert("tokenUrl".into(), plain("OAuth2 token endpoint", token_url));
                 schemes.insert(name.clone(), AuthScheme::OAuth2);
+            }
+            ("openIdConnect", _) => {
+                grants.insert(name.clone(), grant::from_open_id_connect(name, scheme));
+                schemes.insert(name.clone(), AuthScheme::AccessToken);
             }
             _ => unsupported.push((
                 name.clone(),
@@ -131,21 +164,17 @@ pub fn connection_config(spec: &Value) -> ConnectionConfig {
     ConnectionConfig {
         fields,
         schemes,
+        grants,
         unsupported,
     }
 }
 
-/// `baseUrl` from the first server, variables replaced by their defaults. A
-/// relative server URL stays relative: the user sets the absolute base.
-fn base_url_field(spec: &Value) -> FieldSchema {
-    let server = spec.pointer("/servers/0");
-    let mut url = server
-        .and_then(|s| s.get("url"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+/// The first server's URL with its variables replaced by their defaults.
+fn server_url(spec: &Value) -> Option<String> {
+    let server = spec.pointer("/servers/0")?;
+    let mut url = server.get("url").and_then(Value::as_str)?.to_string();
     for (name, variable) in server
-        .and_then(|s| s.get("variables"))
+        .get("variables")
         .and_then(Value::as_object)
         .into_iter()
         .flatten()
@@ -154,6 +183,13 @@ fn base_url_field(spec: &Value) -> FieldSchema {
             url = url.replace(&format!("{{{name}}}"), default);
         }
     }
+    Some(url)
+}
+
+/// `baseUrl` from the first server, variables replaced by their defaults. A
+/// relative server URL stays relative: the user sets the absolute base.
+fn base_url_field(spec: &Value) -> FieldSchema {
+    let url = server_url(spec).unwrap_or_default();
     let absolute = url.starts_with("http://") || url.starts_with("https://");
     FieldSchema {
         field_type: Some(FieldType::String),
@@ -173,6 +209,7 @@ fn base_url_field(spec: &Value) -> FieldSchema {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::GrantType;
 
     #[test]
     fn each_scheme_maps_to_the_spec_table() {
@@ -190,6 +227,7 @@ mod tests {
         let ConnectionConfig {
             fields,
             schemes,
+            grants,
             unsupported,
         } = connection_config(&spec);
         let names: Vec<_> = fields.keys().map(String::as_str).collect();
@@ -228,8 +266,68 @@ mod tests {
                 location: "header".into()
             }
         );
-        let skipped: Vec<_> = unsupported.iter().map(|(name, _)| name.as_str()).collect();
-        assert_eq!(skipped, ["code", "oidc"]);
+        assert_eq!(schemes["code"], AuthScheme::AccessToken);
+        assert_eq!(schemes["oidc"], AuthScheme::AccessToken);
+        assert_eq!(grants.keys().collect::<Vec<_>>(), ["code", "oidc"]);
+        assert!(unsupported.is_empty(), "{unsupported:?}");
+    }
+
+    #[test]
+    fn oauth2_flows_map_to_the_grant_the_host_keeps() {
+        let spec = json!({
+            "servers": [{"url": "https://api.example.com/v1"}],
+            "components": {"securitySchemes": {
+                "both": {"type": "oauth2", "flows": {
+                    "authorizationCode": {"authorizationUrl": "https://id.example.com/authorize", "tokenUrl": "https://id.example.com/token", "scopes": {}},
+                    "clientCredentials": {"tokenUrl": "https://id.example.com/token", "scopes": {}}
+                }},
+                "code": {"type": "oauth2", "flows": {
+                    "implicit": {"authorizationUrl": "https://id.example.com/implicit", "scopes": {}},
+                    "authorizationCode": {"authorizationUrl": "/oauth/authorize", "tokenUrl": "oauth/token", "scopes": {}}
+                }},
+                "implicit": {"type": "oauth2", "flows": {
+                    "implicit": {"authorizationUrl": "https://id.example.com/authorize", "scopes": {}},
+                    "password": {"tokenUrl": "https://id.example.com/token", "scopes": {}}
+                }},
+                "bare": {"type": "oauth2", "flows": {"implicit": {"authorizationUrl": "https://id.example.com/authorize", "scopes": {}}}},
+                "owner": {"type": "oauth2", "flows": {"password": {"tokenUrl": "https://id.example.com/token", "scopes": {}}}},
+                "none": {"type": "oauth2", "flows": {}},
+                "oidc": {"type": "openIdConnect", "openIdConnectUrl": "https://id.example.com/.well-known/openid-configuration"}
+            }}
+        });
+        let config = connection_config(&spec);
+        // Client credentials wins over the other flows of its scheme.
+        assert_eq!(config.schemes["both"], AuthScheme::OAuth2);
+        assert!(!config.grants.contains_key("both"));
+        let settings = |name: &str| config.grants[name].settings.clone();
+        let code = settings("code");
+        assert_eq!(code.grant, GrantType::AuthorizationCode);
+        // Relative endpoints are resolved against the server, as OpenAPI says.
+        assert_eq!(
+            code.authorization_url.as_deref(),
+            Some("https://api.example.com/oauth/authorize")
+        );
+        assert_eq!(
+            code.token_url.as_deref(),
+            Some("https://api.example.com/oauth/token")
+        );
+        let implicit = settings("implicit");
+        assert_eq!(implicit.grant, GrantType::AuthorizationCode);
+        assert_eq!(
+            implicit.token_url.as_deref(),
+            Some("https://id.example.com/token"),
+            "the same scheme's password flow names the token endpoint"
+        );
+        assert_eq!(settings("bare").token_url, None);
+        let owner = settings("owner");
+        assert_eq!(owner.grant, GrantType::Password);
+        assert_eq!(owner.authorization_url, None);
+        assert_eq!(config.grants["oidc"].flow, grant::Flow::OpenIdConnect);
+        assert!(config.grants["oidc"].notes[0].contains("openid-configuration"));
+        assert_eq!(config.unsupported.len(), 1);
+        assert_eq!(config.unsupported[0].0, "none");
+        // The grant's client fields are the host's to add.
+        assert!(!config.fields.contains_key("accessToken"));
     }
 
     #[test]

@@ -43,6 +43,23 @@ type FlohRequestBody =
   | null
   | undefined;
 
+/** The methods `floh.http.request` takes (case does not matter). */
+type FlohHttpMethod =
+  | "GET"
+  | "HEAD"
+  | "POST"
+  | "PUT"
+  | "PATCH"
+  | "DELETE"
+  | "OPTIONS"
+  | "get"
+  | "head"
+  | "post"
+  | "put"
+  | "patch"
+  | "delete"
+  | "options";
+
 /** What every `floh.http.*` call returns, whatever the status: a 4xx or 5xx
  * answer is a response, not an exception. */
 interface FlohHttpResponse {
@@ -90,6 +107,14 @@ interface FlohHttp {
   patch(url: string, body?: FlohRequestBody, headers?: FlohRequestHeaders): FlohHttpResponse;
   /** HTTP DELETE request. */
   delete(url: string, headers?: FlohRequestHeaders): FlohHttpResponse;
+  /** HTTP HEAD request (the response's `body` is empty: read `headers`). */
+  head(url: string, headers?: FlohRequestHeaders): FlohHttpResponse;
+  /** HTTP OPTIONS request. */
+  options(url: string, headers?: FlohRequestHeaders): FlohHttpResponse;
+  /** A request with the method given by name, in any case: `GET`, `HEAD`,
+   * `POST`, `PUT`, `PATCH`, `DELETE` or `OPTIONS`. Throws a `TypeError` for
+   * any other method. */
+  request(method: FlohHttpMethod, url: string, body?: FlohRequestBody, headers?: FlohRequestHeaders): FlohHttpResponse;
 }
 
 /** `floh.log`: the execution's log, shown in its trace. Arguments are joined

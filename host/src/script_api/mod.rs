@@ -105,10 +105,11 @@ fn collect_members(
 mod tests {
     use super::*;
 
-    /// The `floh` members the spec documents plus `floh.cache`, as the engine
-    /// installs them (plugins/js-engine/src/floh_global.rs and
-    /// cache_bridge.rs). The runtime tests check the same list against a
-    /// live engine (`host/tests/runtime/script_api.rs`).
+    /// The `floh` members the spec documents plus `floh.cache` and
+    /// `floh.http.head/options/request`, as the engine installs them
+    /// (plugins/js-engine/src/floh_global.rs and cache_bridge.rs). The
+    /// runtime tests check the same list against a live engine
+    /// (`host/tests/runtime/script_api.rs`).
     const ENGINE_MEMBERS: &[&str] = &[
         "cache",
         "cache.delete",
@@ -118,9 +119,12 @@ mod tests {
         "http",
         "http.delete",
         "http.get",
+        "http.head",
+        "http.options",
         "http.patch",
         "http.post",
         "http.put",
+        "http.request",
         "log",
         "log.debug",
         "log.error",

@@ -515,6 +515,7 @@ mod tests {
             .expect("test value"),
             spec_version: "3.0",
             skipped: Vec::new(),
+            warnings: Vec::new(),
             operations: Vec::new(),
             first_server: None,
         };

@@ -213,6 +213,168 @@ async fn an_openapi_31_draft_fetches_an_oauth2_token_and_uses_it() {
 }
 
 #[tokio::test]
+async fn an_authorization_code_draft_sends_the_access_token_the_host_supplies() {
+    let router = axum::Router::new().route(
+        "/v1/me",
+        get(|headers: HeaderMap| async move {
+            match headers.get("authorization").and_then(|v| v.to_str().ok()) {
+                Some("Bearer at-1") => (
+                    axum::http::StatusCode::OK,
+                    axum::Json(json!({"name": "Ada"})),
+                ),
+                _ => (
+                    axum::http::StatusCode::UNAUTHORIZED,
+                    axum::Json(json!({"error": "invalid_token"})),
+                ),
+            }
+        }),
+    );
+    let api = Upstream::start(router).await;
+    let spec = json!({
+        "openapi": "3.0.3", "info": {"title": "Profile", "version": "1"},
+        "servers": [{"url": format!("{}/v1", api.url())}],
+        "components": {"securitySchemes": {"user": {"type": "oauth2", "flows": {"authorizationCode": {
+            "authorizationUrl": "https://id.example.com/authorize", "tokenUrl": "https://id.example.com/token",
+            "scopes": {"profile": "Your profile", "admin": "Everything"}}}}}},
+        "security": [{"user": ["profile"]}],
+        "paths": {"/me": {"get": {"operationId": "getMe"}}}
+    });
+    let draft = draft(spec, &Selection::default()).expect("draft");
+    let oauth2 = draft
+        .definition
+        .config_schema
+        .as_ref()
+        .and_then(|schema| schema.oauth2.clone())
+        .expect("the draft asks the host for a grant");
+    assert_eq!(oauth2.scopes, ["profile"]);
+    let source = draft.definition.script_source.clone().expect("script");
+    let engine = engine();
+    let config = |token: &str| json!({"baseUrl": format!("{}/v1", api.url()), "clientId": "cid", "accessToken": token});
+    let result = run(
+        &engine,
+        &source,
+        "getMe",
+        json!({}),
+        &open_context(config("at-1"), &["at-1"]),
+    )
+    .await
+    .outcome
+    .expect("getMe");
+    assert!(result.success, "{result:?}");
+    assert_eq!(result.data.expect("data")["name"], "Ada");
+
+    // A 401 is the answer: renewing and retrying is the host's job, not the script's.
+    let result = run(
+        &engine,
+        &source,
+        "getMe",
+        json!({}),
+        &open_context(config("stale"), &["stale"]),
+    )
+    .await
+    .outcome
+    .expect("getMe");
+    assert!(!result.success);
+    assert!(result.error.expect("error").contains("HTTP 401"));
+    let seen = api.seen();
+    let authorizations: Vec<_> = seen
+        .iter()
+        .map(|request| {
+            request
+                .headers
+                .get("authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("")
+        })
+        .collect();
+    assert_eq!(authorizations, ["Bearer at-1", "Bearer stale"]);
+}
+
+#[tokio::test]
+async fn head_and_options_operations_become_commands_that_reach_the_api() {
+    let router = axum::Router::new().route(
+        "/v1/files/{name}",
+        axum::routing::any(|method: axum::http::Method| async move {
+            let mut headers = HeaderMap::new();
+            headers.insert("content-length-hint", "42".parse().expect("header"));
+            headers.insert("allow", "HEAD, OPTIONS, DELETE".parse().expect("header"));
+            headers.insert("x-method", method.as_str().parse().expect("header"));
+            (headers, "")
+        }),
+    );
+    let api = Upstream::start(router).await;
+    let spec = json!({
+        "openapi": "3.0.3", "info": {"title": "Files", "version": "1"},
+        "servers": [{"url": format!("{}/v1", api.url())}],
+        "paths": {"/files/{name}": {
+            "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}],
+            "head": {"operationId": "fileExists"},
+            "options": {"operationId": "fileMethods"},
+            "delete": {"operationId": "deleteFile", "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {"reason": {"type": "string"}}}}}}}
+        }}
+    });
+    let draft = draft(spec, &Selection::default()).expect("draft");
+    assert!(draft.skipped.is_empty(), "{:?}", draft.skipped);
+    let source = draft.definition.script_source.clone().expect("script");
+    let engine = engine();
+    let context = open_context(json!({"baseUrl": format!("{}/v1", api.url())}), &[]);
+    let exists = run(
+        &engine,
+        &source,
+        "fileExists",
+        json!({"name": "a.txt"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("fileExists");
+    assert!(exists.success, "{exists:?}");
+    let data = exists.data.expect("data");
+    assert_eq!(data["status"], 200);
+    assert_eq!(data["headers"]["content-length-hint"], "42");
+    let methods = run(
+        &engine,
+        &source,
+        "fileMethods",
+        json!({"name": "a.txt"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("fileMethods");
+    assert!(methods.success, "{methods:?}");
+    let deleted = run(
+        &engine,
+        &source,
+        "deleteFile",
+        json!({"name": "a.txt", "reason": "old"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("deleteFile");
+    assert!(deleted.success, "{deleted:?}");
+    let deleted = run(
+        &engine,
+        &source,
+        "deleteFile",
+        json!({"name": "a.txt"}),
+        &context,
+    )
+    .await
+    .outcome
+    .expect("deleteFile");
+    assert!(deleted.success, "{deleted:?}");
+    let seen = api.seen();
+    let methods: Vec<_> = seen.iter().map(|request| request.method.as_str()).collect();
+    assert_eq!(methods, ["HEAD", "OPTIONS", "DELETE", "DELETE"]);
+    // The body the spec declares for DELETE is sent when given, and only then.
+    assert_eq!(seen[2].body, br#"{"reason":"old"}"#);
+    assert!(seen[3].body.is_empty());
+    assert!(seen[3].headers.get("content-type").is_none());
+}
+
+#[tokio::test]
 async fn selections_keep_only_the_named_operations() {
     let selection = Selection {
         operation_ids: vec!["getPet".into()],

@@ -12,6 +12,10 @@ function listContacts(params) {
   floh.http.put(floh.config.baseUrl + "/contacts/1", '{"name":"Ada"}', { "content-type": "application/json" });
   floh.http.patch(floh.config.baseUrl + "/contacts/1", new Uint8Array([1, 2]));
   floh.http.delete(floh.config.baseUrl + "/contacts/1");
+  floh.http.head(floh.config.baseUrl + "/contacts/1").headers["etag"];
+  floh.http.options(floh.config.baseUrl + "/contacts", { Origin: "https://example.com" });
+  floh.http.request("PATCH", floh.config.baseUrl + "/contacts/1", { name: "Ada" }, { "If-Match": "1" });
+  floh.http.request("get", floh.config.baseUrl + "/contacts");
   floh.log.trace("trace");
   floh.log.debug("status", response.status);
   floh.log.info({ headers: response.headers["content-type"] });
@@ -39,8 +43,10 @@ async function failing() {
 }
 
 function refused() {
-  // @ts-expect-error the engine has no floh.http.head
-  floh.http.head("https://example.com");
+  // @ts-expect-error the engine has no TRACE
+  floh.http.request("TRACE", "https://example.com");
+  // @ts-expect-error head takes no body
+  floh.http.head("https://example.com", "body", {});
   // @ts-expect-error get takes no body
   floh.http.get("https://example.com", "body", {});
   // @ts-expect-error success must be a boolean

@@ -1,7 +1,8 @@
-//! The `floh` global that scripts see, exactly as the spec documents it:
+//! The `floh` global that scripts see, as the spec documents it:
 //! `floh.http.get/post/put/patch/delete`, `floh.log.trace..error`,
 //! `floh.config`, `floh.params` and `floh.variables`; plus `floh.cache`
-//! (values kept between executions).
+//! (values kept between executions) and `floh.http.head/options/request`
+//! (the rest of the WIT's methods, and any of them by name).
 //!
 //! The functions are installed once (into the build snapshot); the three data
 //! objects are replaced at the start of every run.
@@ -56,15 +57,29 @@ fn http_object<'js>(cx: &Ctx<'js>) -> Result<Object<'js>> {
     )?;
     http.set(
         "post",
-        Func::from(|cx, args| http_bridge::request(cx, Method::Post, BodyArgument::Second, args)),
+        Func::from(|cx, args| http_bridge::request(cx, Method::Post, BodyArgument::AfterUrl, args)),
     )?;
     http.set(
         "put",
-        Func::from(|cx, args| http_bridge::request(cx, Method::Put, BodyArgument::Second, args)),
+        Func::from(|cx, args| http_bridge::request(cx, Method::Put, BodyArgument::AfterUrl, args)),
     )?;
     http.set(
         "patch",
-        Func::from(|cx, args| http_bridge::request(cx, Method::Patch, BodyArgument::Second, args)),
+        Func::from(|cx, args| {
+            http_bridge::request(cx, Method::Patch, BodyArgument::AfterUrl, args)
+        }),
+    )?;
+    http.set(
+        "head",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Head, BodyArgument::None, args)),
+    )?;
+    http.set(
+        "options",
+        Func::from(|cx, args| http_bridge::request(cx, Method::Options, BodyArgument::None, args)),
+    )?;
+    http.set(
+        "request",
+        Func::from(|cx, args| http_bridge::request_with_method(cx, args)),
     )?;
     Ok(http)
 }

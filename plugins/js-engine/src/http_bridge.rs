@@ -12,11 +12,23 @@ use crate::bindings::floh::connector::http::{self, HttpError, Method, Request, R
 /// Where a method takes its body from.
 #[derive(Clone, Copy)]
 pub enum BodyArgument {
-    /// `get(url, headers?)` and `delete(url, headers?)`.
+    /// `get(url, headers?)`, `head`, `options` and `delete`.
     None,
-    /// `post(url, body?, headers?)`, `put` and `patch`.
-    Second,
+    /// `post(url, body?, headers?)`, `put`, `patch` and
+    /// `request(method, url, body?, headers?)`: right after the URL.
+    AfterUrl,
 }
+
+/// The methods `floh.http.request` accepts, as the WIT `method` enum has them.
+const METHODS: [Method; 7] = [
+    Method::Get,
+    Method::Head,
+    Method::Post,
+    Method::Put,
+    Method::Patch,
+    Method::Delete,
+    Method::Options,
+];
 
 /// Perform one request for a `floh.http.<method>` call.
 pub fn request<'js>(
@@ -25,8 +37,50 @@ pub fn request<'js>(
     body_argument: BodyArgument,
     args: Rest<Value<'js>>,
 ) -> Result<Value<'js>> {
-    let mut args = args.0.into_iter();
-    let name = method_name(method);
+    send(cx, method_name(method), method, body_argument, args.0)
+}
+
+/// Perform one request for `floh.http.request(method, url, body?,
+/// headers?)`: the method is any of the WIT enum's, in any case.
+pub fn request_with_method<'js>(cx: Ctx<'js>, args: Rest<Value<'js>>) -> Result<Value<'js>> {
+    let mut args = args.0;
+    let given = match args.first().and_then(|v| v.as_string()) {
+        Some(text) => Some(text.to_string()?),
+        None => None,
+    };
+    let method = given.as_deref().and_then(|given| {
+        METHODS
+            .into_iter()
+            .find(|method| method_name(*method).eq_ignore_ascii_case(given))
+    });
+    let Some(method) = method else {
+        let got = match &given {
+            Some(text) => format!(" (got \"{text}\")"),
+            None => String::new(),
+        };
+        return Err(Exception::throw_type(
+            &cx,
+            &format!(
+                "floh.http.request: the first argument must be the method: GET, HEAD, POST, PUT, PATCH, DELETE or OPTIONS{got}"
+            ),
+        ));
+    };
+    if !args.is_empty() {
+        args.remove(0);
+    }
+    send(cx, "request", method, BodyArgument::AfterUrl, args)
+}
+
+/// `args` are the call's arguments from the URL on; `name` is the function
+/// errors are reported under.
+fn send<'js>(
+    cx: Ctx<'js>,
+    name: &str,
+    method: Method,
+    body_argument: BodyArgument,
+    args: Vec<Value<'js>>,
+) -> Result<Value<'js>> {
+    let mut args = args.into_iter();
     let url = match args
         .next()
         .and_then(|v| v.as_string().map(|s| s.to_string()))
@@ -35,13 +89,13 @@ pub fn request<'js>(
         None => {
             return Err(Exception::throw_type(
                 &cx,
-                &format!("floh.http.{name}: the first argument must be the URL string"),
+                &format!("floh.http.{name}: the URL must be a string"),
             ));
         }
     };
     let body = match body_argument {
         BodyArgument::None => None,
-        BodyArgument::Second => args.next(),
+        BodyArgument::AfterUrl => args.next(),
     };
     let mut headers = header_list(&cx, name, args.next())?;
     let body = encode_body(&cx, name, body, &mut headers)?;
