@@ -150,7 +150,11 @@ interface FlohCache {
 }
 
 /** The connector's decrypted connection configuration: the fields its
- * `configSchema` defines, e.g. `floh.config.baseUrl`, `floh.config.apiKey`. */
+ * `configSchema` defines, e.g. `floh.config.baseUrl`, `floh.config.apiKey`.
+ * A connector with an OAuth2 grant (`configSchema.oauth2`) also gets
+ * `floh.config.accessToken`, the current access token, which the host
+ * refreshes (the refresh token never reaches the script); send it as
+ * `Authorization: Bearer …` and the host renews it once on a 401. */
 interface FlohConfig {
   readonly [field: string]: any;
 }
