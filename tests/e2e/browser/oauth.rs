@@ -21,7 +21,10 @@ async fn connect_on_an_imported_openapi_connector_ends_connected() {
         return;
     };
     let callback = format!("{}/api/oauth/callback", group.server.url);
-    let auth = AuthServer::start(&[ClientSpec::basic("browser", CLIENT_SECRET, &callback)], 60);
+    let auth = AuthServer::start(
+        &[ClientSpec::basic("browser", CLIENT_SECRET, &callback)],
+        60,
+    );
     let resource_base = auth
         .resource_url
         .strip_suffix("/me")
@@ -48,9 +51,14 @@ async fn connect_on_an_imported_openapi_connector_ends_connected() {
         .await;
     assert_eq!(status, 200, "{parsed}");
     let mut definition = parsed["definition"].clone();
-    assert_eq!(definition["configSchema"]["oauth2"]["scopes"], json!(["read"]), "{definition}");
+    assert_eq!(
+        definition["configSchema"]["oauth2"]["scopes"],
+        json!(["read"]),
+        "{definition}"
+    );
     definition["name"] = json!("provider-api");
-    definition["config"] = json!({"clientId": "browser", "clientSecret": CLIENT_SECRET});
+    definition["config"] =
+        json!({"clientId": "browser", "clientSecret": CLIENT_SECRET, "baseUrl": resource_base});
     let (status, created) = group.api.post("/api/connectors", definition).await;
     assert_eq!(status, 201, "{created}");
     group.secret(CLIENT_SECRET);

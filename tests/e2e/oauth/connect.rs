@@ -149,7 +149,9 @@ async fn a_person_connects_once_and_the_host_refreshes_rotates_and_notices_revoc
     let first = me(api, "crm").await;
     assert_eq!(first["success"], true, "{first}");
     assert_eq!(first["data"]["clientId"], CLIENT_ID);
-    assert_eq!(auth.stats().await.granted("refresh_token"), 0);
+    // Counted from here: on a loaded machine the three-second token may
+    // already have been due for the first command.
+    let refreshed = auth.stats().await.granted("refresh_token");
 
     // The access token expires: the next command refreshes once, twice in
     // a row, which the provider allows only if each rotated refresh token
@@ -159,7 +161,7 @@ async fn a_person_connects_once_and_the_host_refreshes_rotates_and_notices_revoc
         let after = me(api, "crm").await;
         assert_eq!(after["success"], true, "round {round}: {after}");
         let stats = auth.stats().await;
-        assert_eq!(stats.granted("refresh_token"), round, "{stats}");
+        assert_eq!(stats.granted("refresh_token"), refreshed + round, "{stats}");
         assert_eq!(stats.refused("invalid_grant"), 0, "{stats}");
     }
     let status = state_of(api, "crm").await;
@@ -176,7 +178,7 @@ async fn a_person_connects_once_and_the_host_refreshes_rotates_and_notices_revoc
         "{retried}"
     );
     assert_eq!(retried["httpCalls"][0]["status"], 401);
-    assert_eq!(auth.stats().await.granted("refresh_token"), 3);
+    assert_eq!(auth.stats().await.granted("refresh_token"), refreshed + 3);
 
     // The provider revokes the grant: the refresh is refused once, and the
     // connector asks for a person instead of asking the provider again.
@@ -213,7 +215,9 @@ async fn fifty_executions_with_an_expired_token_refresh_once() {
     if !AuthServer::available() {
         return;
     }
-    let setup = setup(2);
+    // Six seconds: the token the refresh brings must outlive the burst,
+    // however loaded the machine.
+    let setup = setup(6);
     let api = &setup.api;
     assert_eq!(
         api.post("/api/connectors", definition("burst", &setup.auth))
@@ -222,7 +226,7 @@ async fn fifty_executions_with_an_expired_token_refresh_once() {
         201
     );
     connect(&setup, "burst").await;
-    tokio::time::sleep(Duration::from_millis(2_300)).await;
+    tokio::time::sleep(Duration::from_millis(6_200)).await;
     let runs = (0..50).map(|_| me(api, "burst"));
     let results = futures::future::join_all(runs).await;
     for result in &results {
