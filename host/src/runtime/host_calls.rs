@@ -20,8 +20,9 @@ pub struct HostCalls {
 }
 
 enum Imports {
-    /// Used by the host: native code calls `send` and `log`.
-    Here(HttpImport, LogCapture),
+    /// Used by the host: native code calls `send` and `log` (boxed: the
+    /// other states are a few words).
+    Here(Box<(HttpImport, LogCapture)>),
     /// Moved into a sandbox's store.
     Lent,
     /// What the sandbox recorded.
@@ -33,7 +34,7 @@ impl HostCalls {
     pub fn new(http: HttpImport, log: LogCapture) -> Self {
         Self {
             deadline: http.deadline(),
-            imports: Imports::Here(http, log),
+            imports: Imports::Here(Box::new((http, log))),
             started: Instant::now(),
         }
     }
@@ -47,7 +48,7 @@ impl HostCalls {
     /// plugin); `None` when they were lent already.
     pub fn lend(&mut self) -> Option<(HttpImport, LogCapture)> {
         match std::mem::replace(&mut self.imports, Imports::Lent) {
-            Imports::Here(http, log) => Some((http, log)),
+            Imports::Here(imports) => Some(*imports),
             other => {
                 self.imports = other;
                 None
@@ -63,7 +64,7 @@ impl HostCalls {
     /// Send a request (egress policy, limits, redirects, recording).
     pub async fn send(&mut self, request: Request) -> Result<Response, HttpError> {
         match &mut self.imports {
-            Imports::Here(http, _) => http.request(request).await,
+            Imports::Here(imports) => imports.0.request(request).await,
             _ => Err(HttpError::InvalidRequest(
                 "the HTTP import is lent to a sandbox".into(),
             )),
@@ -72,15 +73,18 @@ impl HostCalls {
 
     /// Record a log line (filtered by level, secrets masked).
     pub fn log(&mut self, level: LogLevel, message: &str) {
-        if let Imports::Here(_, log) = &mut self.imports {
-            log.record(level, message);
+        if let Imports::Here(imports) = &mut self.imports {
+            imports.1.record(level, message);
         }
     }
 
     /// The execution record for `outcome`.
     pub fn finish(self, outcome: Result<ConnectorResult, ExecutionError>) -> Execution {
         let (logs, http_calls) = match self.imports {
-            Imports::Here(http, log) => (log.into_entries(), http.into_calls()),
+            Imports::Here(imports) => {
+                let (http, log) = *imports;
+                (log.into_entries(), http.into_calls())
+            }
             Imports::Returned(logs, http_calls) => (logs, http_calls),
             Imports::Lent => (Vec::new(), Vec::new()),
         };

@@ -213,15 +213,22 @@ pub fn csrf_field(viewer: &Viewer) -> Markup {
 
 /// "3 min ago"-style time for a Unix-millisecond timestamp; the exact time
 /// is in the `<time>` element's `datetime` and `title`.
+/// A time in the future reads "in 3 min".
 pub fn time_ago(ms: u64) -> Markup {
     let now = crate::clock::now_ms();
-    let seconds = now.saturating_sub(ms) / 1000;
-    let text = match seconds {
-        0..=4 => "just now".to_string(),
-        5..=59 => format!("{seconds} s ago"),
-        60..=3599 => format!("{} min ago", seconds / 60),
-        3600..=86_399 => format!("{} h ago", seconds / 3600),
-        _ => format!("{} d ago", seconds / 86_400),
+    let ahead = ms > now + 4_999;
+    let seconds = now.abs_diff(ms) / 1000;
+    let span = match seconds {
+        0..=4 => String::new(),
+        5..=59 => format!("{seconds} s"),
+        60..=3599 => format!("{} min", seconds / 60),
+        3600..=86_399 => format!("{} h", seconds / 3600),
+        _ => format!("{} d", seconds / 86_400),
+    };
+    let text = match (span.is_empty(), ahead) {
+        (true, _) => "just now".to_string(),
+        (false, true) => format!("in {span}"),
+        (false, false) => format!("{span} ago"),
     };
     let iso = iso8601(ms);
     html! { time datetime=(iso) title=(iso) { (text) } }
