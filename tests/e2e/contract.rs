@@ -256,6 +256,9 @@ async fn the_document_has_every_route_its_errors_and_links() {
         ("/api/agents", "get"),
         ("/api/agents/{id}", "delete"),
         ("/api/connectors/agents/ws", "get"),
+        ("/api/connectors/{id}/oauth/authorize", "post"),
+        ("/api/connectors/{id}/oauth", "delete"),
+        ("/api/oauth/callback", "get"),
         ("/api/health", "get"),
         ("/api/openapi.json", "get"),
         ("/metrics", "get"),
@@ -269,6 +272,7 @@ async fn the_document_has_every_route_its_errors_and_links() {
             .is_some_and(|s| !s.is_empty());
         let public = path.starts_with("/api/health")
             || path.starts_with("/api/openapi")
+            || path.starts_with("/api/oauth/callback")
             || path.starts_with("/metrics")
             || path.ends_with("/ws");
         assert_eq!(secured, !public, "{method} {path}: security");

@@ -73,8 +73,8 @@ paths:
           application/json:
             schema: {type: object, required: [name], properties: {name: {type: string}, email: {type: string}}}
       responses: {'201': {description: created}}
-    head:
-      operationId: countContacts
+    trace:
+      operationId: traceContacts
       responses: {'200': {description: ok}}
   /contacts/{id}:
     get:

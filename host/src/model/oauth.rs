@@ -84,7 +84,10 @@ impl OAuth2Settings {
             ..FieldSchema::default()
         };
         let mut fields = BTreeMap::new();
-        fields.insert("clientId".into(), field(true, false, "OAuth2 client id"));
+        // Not required to save a connector: an imported draft is created
+        // before its client is registered. Connect (and the password grant)
+        // ask for it.
+        fields.insert("clientId".into(), field(false, false, "OAuth2 client id"));
         fields.insert(
             "clientSecret".into(),
             field(

@@ -16,9 +16,23 @@ use sha2::{Digest, Sha256};
 /// An OpenAPI description (Swagger 2.0, OpenAPI 3.0 or 3.1): a JSON object,
 /// or a JSON string holding the JSON or YAML text. Kept as the JSON text it
 /// arrived as, so reading, storing and returning it costs a copy at most.
-#[derive(Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize)]
 #[serde(transparent)]
 pub struct OpenApiSpec(Box<RawValue>);
+
+/// An object or a string, checked by the first character (nothing is
+/// parsed here: a spec may be tens of megabytes).
+impl<'de> Deserialize<'de> for OpenApiSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = Box::<RawValue>::deserialize(deserializer)?;
+        match raw.get().trim_start().as_bytes().first() {
+            Some(b'{' | b'"') => Ok(Self(raw)),
+            _ => Err(serde::de::Error::custom(
+                "`openapiSpec` must be an object or a string of JSON or YAML",
+            )),
+        }
+    }
+}
 
 impl OpenApiSpec {
     /// A spec from a parsed value (tests and in-process callers).
@@ -85,6 +99,23 @@ impl utoipa::PartialSchema for OpenApiSpec {
 }
 
 impl utoipa::ToSchema for OpenApiSpec {}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn only_an_object_or_a_string_is_a_spec() {
+        for good in [r#"{"openapi": "3.0.0"}"#, r#""openapi: 3.0.0""#] {
+            assert!(serde_json::from_str::<OpenApiSpec>(good).is_ok(), "{good}");
+        }
+        for bad in ["[null, null]", "3", "true", "null"] {
+            assert!(serde_json::from_str::<OpenApiSpec>(bad).is_err(), "{bad}");
+        }
+        let absent: Option<OpenApiSpec> = serde_json::from_str("null").expect("null is none");
+        assert!(absent.is_none());
+    }
+}
 
 impl PartialEq for OpenApiSpec {
     fn eq(&self, other: &Self) -> bool {

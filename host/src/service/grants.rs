@@ -373,6 +373,35 @@ impl AccessTokenRenewal for ExecutionGrant {
     }
 }
 
+/// An execution that ran without the access token its grant could not
+/// give: if it failed, the grant's error (`OAUTH_NOT_CONNECTED`,
+/// `OAUTH_RECONNECT_REQUIRED`, …) is why; if it succeeded, the command did
+/// not need the token.
+pub(super) fn explain_failure(
+    execution: crate::runtime::Execution,
+    problem: ExecutionError,
+) -> crate::runtime::Execution {
+    let failure = match &execution.outcome {
+        Ok(result) if !result.success => result.error.clone().unwrap_or_default(),
+        Err(thrown @ ExecutionError::CommandThrew { .. }) => thrown.to_string(),
+        // Succeeded, or failed for a reason of its own (unknown command,
+        // timeout, limits): the grant is not the story.
+        _ => return execution,
+    };
+    let ExecutionError::Authorization { code, message } = problem else {
+        return execution;
+    };
+    let message = if failure.is_empty() {
+        message
+    } else {
+        format!("{message} (the command failed: {failure})")
+    };
+    crate::runtime::Execution {
+        outcome: Err(ExecutionError::Authorization { code, message }),
+        ..execution
+    }
+}
+
 fn reconnect_required(connector: &str, reason: &str) -> ExecutionError {
     refused(
         "OAUTH_RECONNECT_REQUIRED",

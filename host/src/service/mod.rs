@@ -402,35 +402,30 @@ impl ConnectorService {
             return Err(SchemaError::NotAnObject("variables").into());
         }
         let mut config = self.open_config(record)?.unwrap_or_else(|| json!({}));
-        let grant_in_use = match &schema.oauth2 {
-            None => None,
-            Some(settings) => {
-                let grant = self.grant_use(record, settings.clone())?;
-                match self.grants.access_token(&grant).await {
-                    Ok(token) => {
-                        if let Value::Object(fields) = &mut config {
-                            fields.insert(ACCESS_TOKEN_FIELD.into(), Value::String(token.clone()));
-                        }
-                        Some(Arc::new(grants::ExecutionGrant {
-                            grants: self.grants.clone(),
-                            grant,
-                            first: token.clone(),
-                            current: std::sync::Mutex::new(token),
-                        }))
+        // A connector with an OAuth2 grant runs with its access token. When
+        // the grant cannot give one (never connected, reconnect required),
+        // the command still runs, without it: commands that use another
+        // scheme (an API key) work, and one that needed the token and
+        // failed reports the grant's error code instead of its own.
+        let mut grant_in_use = None;
+        let mut grant_problem = None;
+        if let Some(settings) = &schema.oauth2 {
+            let grant = self.grant_use(record, settings.clone())?;
+            match self.grants.access_token(&grant).await {
+                Ok(token) => {
+                    if let Value::Object(fields) = &mut config {
+                        fields.insert(ACCESS_TOKEN_FIELD.into(), Value::String(token.clone()));
                     }
-                    Err(error) => {
-                        let execution = Execution::failed(error);
-                        return Ok(self.respond(
-                            record,
-                            &request.command,
-                            execution,
-                            started_at_ms,
-                            None,
-                        ));
-                    }
+                    grant_in_use = Some(Arc::new(grants::ExecutionGrant {
+                        grants: self.grants.clone(),
+                        grant,
+                        first: token.clone(),
+                        current: std::sync::Mutex::new(token),
+                    }));
                 }
+                Err(error) => grant_problem = Some(error),
             }
-        };
+        }
         let context = ExecutionContext {
             connector: record.definition.name.as_str().into(),
             redactor: Arc::new(SecretRedactor::new(secret_values(&config, schema))),
@@ -490,9 +485,10 @@ impl ConnectorService {
                 self.execute_external(record, &invocation, &context).await?
             }
         };
-        let execution = match &grant_in_use {
-            Some(grant) => grant.mask_tokens(execution),
-            None => execution,
+        let execution = match (&grant_in_use, grant_problem) {
+            (Some(grant), _) => grant.mask_tokens(execution),
+            (None, Some(problem)) => grants::explain_failure(execution, problem),
+            (None, None) => execution,
         };
         if let Err(ExecutionError::UnknownCommand(command)) = &execution.outcome {
             return Err(ServiceError::UnknownCommand {

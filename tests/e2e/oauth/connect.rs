@@ -8,7 +8,7 @@
 
 use std::time::Duration;
 
-use floh_e2e::{Api, Server, assert_error};
+use floh_e2e::{Api, Server, assert_error, floh_cli, floh_cli_for_people};
 use serde_json::{Value, json};
 
 use super::provider::{AuthServer, ClientSpec};
@@ -341,6 +341,17 @@ async fn tokens_never_leave_the_server_in_clear() {
             .to_string(),
     );
     assert_eq!(me(&api, "quiet").await["success"], true);
+    // The CLI, as a person and as a script, shows the state and no token.
+    let (shown, people, _) = floh_cli_for_people(&setup.server, &["connector", "get", "quiet"]);
+    assert_eq!(shown, 0);
+    assert!(people.contains("connected"), "{people}");
+    let (ok, as_json, _) = floh_cli(&setup.server, &["connector", "get", "quiet"]);
+    assert!(ok && as_json["oauth"]["state"] == "connected", "{as_json}");
+    let (connect_code, connect_url, _) =
+        floh_cli_for_people(&setup.server, &["connector", "connect", "quiet"]);
+    assert_eq!(connect_code, 0);
+    assert!(connect_url.contains("code_challenge="), "{connect_url}");
+    seen.extend([people, as_json.to_string(), connect_url]);
     let tokens = setup.auth.issued_tokens().await;
     assert!(tokens.len() >= 2, "access and refresh token: {tokens:?}");
     setup.server.stop();
@@ -351,7 +362,10 @@ async fn tokens_never_leave_the_server_in_clear() {
     let printed = setup.server.output.lock().expect("output").clone();
     for token in &tokens {
         for text in &seen {
-            assert!(!text.contains(token.as_str()), "a token in an API response");
+            assert!(
+                !text.contains(token.as_str()),
+                "a token in an API or CLI answer"
+            );
         }
         assert!(
             !printed.contains(token.as_str()),
