@@ -283,6 +283,12 @@ fn review_page(
                     @for skipped in &full.skipped { li { strong { (skipped.operation) } ": " (skipped.reason) } }
                 }
             }
+            @if !full.warnings.is_empty() {
+                h2 { "Before connecting (" (full.warnings.len()) ")" }
+                ul class="import-warnings" {
+                    @for warning in &full.warnings { li { (warning) } }
+                }
+            }
             div class="form-actions" {
                 button type="submit" formaction="/import/parse" hx-post="/import/parse" hx-disabled-elt="this" { "Update preview" }
             }

@@ -23,6 +23,8 @@ export default async function (t) {
   await page.getByRole("heading", { name: "Commands" }).waitFor();
   await page.locator(".cm-editor").waitFor();
   await t.settled("import-parsed");
+  // The petstore's OAuth2 scheme is implicit: no token endpoint to connect with.
+  t.check(await page.locator(".import-warnings").getByText(/tokenUrl/).first().isVisible(), "the preview says what to set before connecting");
 
   // Grouped by tag, with select-all per tag.
   for (const tag of ["pet", "store", "user"]) {
