@@ -100,6 +100,7 @@ async function fromOpenApi(client) {
   assert.ok(draft.definition.configSchema.commands.listContacts, JSON.stringify(draft.definition.configSchema));
   assert.match(draft.summary, /listContacts/);
   assert.ok(draft.skipped.some((s) => s.operation.includes("TRACE")), JSON.stringify(draft.skipped));
+  assert.deepEqual(draft.warnings, [], "a spec with a bearer scheme leaves nothing to set");
   assert.equal(draft.definition.configSchema.connectionConfig.baseUrl.default, UPSTREAM);
   assert.equal(draft.definition.configSchema.connectionConfig.bearerToken.secret, true);
   const name = `acme-crm-oas-${suffix}`;

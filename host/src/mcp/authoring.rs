@@ -34,6 +34,9 @@ pub struct ParseOutput {
     pub spec_version: String,
     /// What did not become a command, and why.
     pub skipped: Vec<SkippedOperation>,
+    /// What to set before the connector can be used or connected (an
+    /// OAuth2 endpoint the spec does not give, say).
+    pub warnings: Vec<String>,
     /// The draft in a few lines: commands, config fields, next step.
     pub summary: String,
 }
@@ -70,8 +73,15 @@ pub async fn parse(service: &ConnectorService, input: OpenApiImport) -> Result<V
             draft.skipped.len()
         ));
     }
+    if !draft.warnings.is_empty() {
+        summary.push_str(&format!(
+            "\n{} thing(s) to set before connecting (see `warnings`).",
+            draft.warnings.len()
+        ));
+    }
     to_value(&ParseOutput {
         summary,
+        warnings: draft.warnings,
         definition: to_value(&draft.definition)?,
         spec_version: draft.spec_version.to_string(),
         skipped: draft
