@@ -277,8 +277,14 @@ pub async fn connector(options: ClientOptions, command: ConnectorCommand) -> any
             let created = client
                 .call(reqwest::Method::POST, "/connectors", Some(definition))
                 .await?;
-            let answer = json!({ "created": created, "skipped": draft["skipped"] });
-            client.show(&answer, |a| render::imported(&a["created"], &a["skipped"]))
+            let answer = json!({
+                "created": created,
+                "skipped": draft["skipped"],
+                "warnings": draft["warnings"],
+            });
+            client.show(&answer, |a| {
+                render::imported(&a["created"], &a["skipped"], &a["warnings"])
+            })
         }
         ConnectorCommand::List => {
             let list = client

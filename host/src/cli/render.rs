@@ -170,12 +170,13 @@ pub fn draft(draft: &Value) -> String {
         items(&draft["skipped"]).len(),
     );
     out.push_str(&skipped(&draft["skipped"]));
+    out.push_str(&warnings(&draft["warnings"]));
     out.push_str("use --create to create it, or -o json for the whole draft\n");
     out
 }
 
 /// `floh connector import-openapi --create`.
-pub fn imported(created: &Value, skipped_operations: &Value) -> String {
+pub fn imported(created: &Value, skipped_operations: &Value, notes: &Value) -> String {
     let mut out = format!(
         "created connector {} ({}) with {} commands\n",
         text(&created["name"]),
@@ -183,7 +184,16 @@ pub fn imported(created: &Value, skipped_operations: &Value) -> String {
         command_count(created),
     );
     out.push_str(&skipped(skipped_operations));
+    out.push_str(&warnings(notes));
     out
+}
+
+/// A draft's warnings: what to set before connecting.
+fn warnings(list: &Value) -> String {
+    items(list)
+        .iter()
+        .map(|warning| format!("before connecting: {}\n", text(warning)))
+        .collect()
 }
 
 fn skipped(list: &Value) -> String {
@@ -338,6 +348,22 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_draft_says_what_to_set_before_connecting() {
+        let shown = draft(&json!({
+            "definition": {"name": "petstore"},
+            "specVersion": "3.0",
+            "skipped": [],
+            "warnings": ["oauth2.tokenUrl is not set"]
+        }));
+        assert!(
+            shown.contains("before connecting: oauth2.tokenUrl is not set"),
+            "{shown}"
+        );
+        let created = imported(&json!({"name": "p", "id": "con_1"}), &json!([]), &json!([]));
+        assert!(!created.contains("before connecting"), "{created}");
+    }
 
     #[test]
     fn a_connector_row_shows_model_type_commands_and_its_agent() {
