@@ -410,7 +410,12 @@ impl ConnectorService {
         let mut grant_in_use = None;
         let mut grant_problem = None;
         if let Some(settings) = &schema.oauth2 {
-            let grant = self.grant_use(record, settings.clone())?;
+            let grant = Self::grant_use(
+                record,
+                settings.clone(),
+                config.clone(),
+                loaded.egress.clone(),
+            );
             match self.grants.access_token(&grant).await {
                 Ok(token) => {
                     if let Value::Object(fields) = &mut config {

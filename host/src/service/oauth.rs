@@ -297,7 +297,9 @@ impl ConnectorService {
             .as_str()
             .unwrap_or_default()
             .to_string();
-        let grant = self.grant_use(&record, settings.clone())?;
+        let config = self.open_config(&record)?.unwrap_or_else(|| json!({}));
+        let egress = self.egress_of(&record.definition)?;
+        let grant = Self::grant_use(&record, settings.clone(), config, egress);
         let exchange = Grant::AuthorizationCode {
             code,
             verifier: &verifier,
@@ -336,15 +338,7 @@ impl ConnectorService {
     /// Forget a connector's grant (the provider's grant is left as it is).
     pub async fn disconnect(&self, id_or_name: &str) -> Result<(), ServiceError> {
         let record = self.find(id_or_name).await?;
-        if self.schema_of(&record.definition)?.oauth2.is_none() {
-            return Err(failure(
-                OAuthFailure::NotSupported,
-                format!(
-                    "connector `{}` has no OAuth2 grant (`configSchema.oauth2`)",
-                    record.definition.name
-                ),
-            ));
-        }
+        self.oauth_settings(&record)?;
         if self.store.delete_oauth_grant(record.id.clone()).await? {
             tracing::info!(connector = %record.definition.name, "OAuth2 grant disconnected");
         }
@@ -361,32 +355,43 @@ impl ConnectorService {
         Ok(status_of(settings, grant.as_ref()))
     }
 
-    /// What the grant needs for one execution.
+    /// What the grant needs, from a config already opened and the egress
+    /// policy already derived (an execution has both at hand).
     pub(super) fn grant_use(
-        &self,
         record: &ConnectorRecord,
         settings: OAuth2Settings,
-    ) -> Result<GrantUse, ServiceError> {
-        Ok(GrantUse {
+        config: Value,
+        egress: crate::egress::EgressPolicy,
+    ) -> GrantUse {
+        GrantUse {
             connector_id: record.id.clone(),
             connector: record.definition.name.clone(),
             settings,
-            config: self.open_config(record)?.unwrap_or_else(|| json!({})),
-            egress: self.egress_of(&record.definition)?,
+            config,
+            egress,
+        }
+    }
+
+    /// The connector's OAuth2 settings, or why it has none.
+    fn oauth_settings(&self, record: &ConnectorRecord) -> Result<OAuth2Settings, ServiceError> {
+        self.schema_of(&record.definition)?.oauth2.ok_or_else(|| {
+            failure(
+                OAuthFailure::NotSupported,
+                format!(
+                    "connector `{}` has no OAuth2 grant (`configSchema.oauth2`)",
+                    record.definition.name
+                ),
+            )
         })
     }
 
+    /// The settings of an authorization-code grant a person can connect now.
     fn code_grant_settings(
         &self,
         record: &ConnectorRecord,
     ) -> Result<OAuth2Settings, ServiceError> {
         let name = &record.definition.name;
-        let settings = self.schema_of(&record.definition)?.oauth2.ok_or_else(|| {
-            failure(
-                OAuthFailure::NotSupported,
-                format!("connector `{name}` has no OAuth2 grant (`configSchema.oauth2`)"),
-            )
-        })?;
+        let settings = self.oauth_settings(record)?;
         if settings.grant != GrantType::AuthorizationCode {
             return Err(failure(
                 OAuthFailure::NotSupported,
