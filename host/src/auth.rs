@@ -182,6 +182,19 @@ pub enum AuthError {
     Storage(#[from] StoreError),
 }
 
+/// The value of cookie `name` in a request's headers (the web UI's session,
+/// the OAuth2 callback's browser binding).
+pub fn cookie<'a>(headers: &'a header::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value)
+}
+
 /// The SHA-256 (hex) of a token: the only form in which tokens are kept.
 pub fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))

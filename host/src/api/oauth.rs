@@ -6,10 +6,12 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
 
 use super::AppState;
 use super::error::{ApiError, ApiQuery, ErrorBody};
+use crate::auth::cookie;
 use crate::service::{
     AuthorizationStart, BROWSER_BINDING_COOKIE, CallbackQuery, Connected, ServiceError,
 };
@@ -97,62 +99,54 @@ pub async fn callback(
     response
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
-
 /// The page a browser sees after connecting. Started from the web UI, it
 /// moves on to the connector's page by itself: a navigation from this page
 /// is same-site, so the UI's SameSite=Strict session cookie goes with it
 /// (it does not on the provider's cross-site redirect to here).
-fn connected_page(connected: &Connected) -> Html<String> {
-    let name = escape(&connected.connector);
+fn connected_page(connected: &Connected) -> Markup {
+    let name = &connected.connector;
     let next = connected
         .return_to
         .as_deref()
-        .filter(|path| path.starts_with('/') && !path.starts_with("//"))
-        .map(escape);
-    let refresh = next
-        .as_deref()
-        .map(|path| format!(r#"<meta http-equiv="refresh" content="0; url={path}">"#))
-        .unwrap_or_default();
-    let link = next
-        .as_deref()
-        .map(|path| format!(r#"<p><a href="{path}">Back to {name}</a></p>"#))
-        .unwrap_or_else(|| "<p>You can close this window.</p>".to_string());
-    Html(page(
+        .filter(|path| path.starts_with('/') && !path.starts_with("//"));
+    let head = html! {
+        @if let Some(path) = next { meta http-equiv="refresh" content={ "0; url=" (path) }; }
+    };
+    page(
         "Connected",
-        &refresh,
-        &format!("<h1>Connected</h1><p>Connector <strong>{name}</strong> is connected.</p>{link}"),
-    ))
-}
-
-fn error_page(error: &ServiceError) -> (StatusCode, Html<String>) {
-    let (status, code) = error.status_and_code();
-    let body = format!(
-        "<h1>Not connected</h1><p>{}</p><p><code>{code}</code>. Nothing was stored; start the connection again from the connector.</p>",
-        escape(&error.to_string())
-    );
-    (status, Html(page("Not connected", "", &body)))
-}
-
-fn page(title: &str, head: &str, body: &str) -> String {
-    format!(
-        r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>{title} · Floh</title>{head}</head><body><main>{body}</main></body></html>"#
+        head,
+        html! {
+            h1 { "Connected" }
+            p { "Connector " strong { (name) } " is connected." }
+            @match next {
+                Some(path) => p { a href=(path) { "Back to " (name) } },
+                None => p { "You can close this window." },
+            }
+        },
     )
 }
 
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-        .replace('\'', "&#39;")
+fn error_page(error: &ServiceError) -> (StatusCode, Markup) {
+    let (status, code) = error.status_and_code();
+    let body = html! {
+        h1 { "Not connected" }
+        p { (error.to_string()) }
+        p { code { (code) } ". Nothing was stored; start the connection again from the connector." }
+    };
+    (status, page("Not connected", html! {}, body))
+}
+
+fn page(title: &str, head: Markup, body: Markup) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Floh" }
+                (head)
+            }
+            body { main { (body) } }
+        }
+    }
 }

@@ -40,9 +40,9 @@ pub(super) struct Tokens {
 /// The grants of every connector: sealing, refresh, single flight.
 #[derive(Clone)]
 pub(super) struct Grants {
-    pub store: Store,
-    pub cipher: ConfigCipher,
-    pub engine: Arc<ScriptEngine>,
+    store: Store,
+    cipher: ConfigCipher,
+    engine: Arc<ScriptEngine>,
     flights: Arc<SingleFlight>,
 }
 

@@ -107,7 +107,7 @@ async fn connect(
         .await?;
     let cookie = format!(
         "{BROWSER_BINDING_COOKIE}={binding}; Path={CALLBACK_PATH}; Max-Age=600; HttpOnly; SameSite=Lax{}",
-        if state.sessions.cookie_name().starts_with("__Host-") {
+        if state.sessions.secure() {
             "; Secure"
         } else {
             ""

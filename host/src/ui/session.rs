@@ -101,6 +101,11 @@ impl Sessions {
         }
     }
 
+    /// Whether the UI is served over TLS (its cookies are `Secure`).
+    pub fn secure(&self) -> bool {
+        self.secure
+    }
+
     /// The session cookie's name.
     pub fn cookie_name(&self) -> &'static str {
         if self.secure {
@@ -223,17 +228,7 @@ pub fn same_secret(a: &str, b: &str) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// The value of cookie `name` in the request's headers.
-pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| value)
-}
+pub use crate::auth::cookie;
 
 /// Whether the request came from htmx (answer with a fragment or an
 /// `HX-Redirect`, not a full page).
