@@ -13,6 +13,15 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", hex::encode(bytes))
 }
 
+/// 32 random bytes, base64url without padding (43 characters): session ids,
+/// CSRF tokens, OAuth2 `state` values and PKCE verifiers.
+pub fn random_token() -> String {
+    use base64::Engine as _;
+    let mut bytes = [0u8; 32];
+    OsRng.fill_bytes(&mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
 /// Ids from a random per-process prefix and a counter, so a hot path makes
 /// no system call for randomness (the ids need to be unique, not secret).
 pub struct SequentialIds {

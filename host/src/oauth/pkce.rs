@@ -5,17 +5,11 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chacha20poly1305::aead::OsRng;
-use chacha20poly1305::aead::rand_core::RngCore;
 use sha2::{Digest, Sha256};
 
-/// 32 random bytes, base64url without padding (43 characters: the
-/// verifier's recommended length, and 256 bits for `state`).
-pub fn random_value() -> String {
-    let mut bytes = [0u8; 32];
-    OsRng.fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
-}
+/// A `state` or a verifier: 256 random bits, 43 characters (the verifier's
+/// recommended length).
+pub use crate::ids::random_token as random_value;
 
 /// The S256 code challenge of `verifier`.
 pub fn challenge(verifier: &str) -> String {

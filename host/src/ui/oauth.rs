@@ -19,9 +19,8 @@ use maud::{Markup, html};
 use super::UiState;
 use super::error::UiError;
 use super::layout::{bare_page, csrf_field, time_ago};
-use super::session::{Viewer, is_htmx};
+use super::session::{Viewer, is_htmx, random_token};
 use crate::model::GrantType;
-use crate::oauth::pkce;
 use crate::service::{BROWSER_BINDING_COOKIE, CALLBACK_PATH, ConnectionState, OAuthStatus};
 
 pub fn routes() -> Router<UiState> {
@@ -94,7 +93,7 @@ async fn connect(
     headers: HeaderMap,
 ) -> Result<Response, UiError> {
     viewer.require_change("Connecting a connector needs an admin token.")?;
-    let binding = pkce::random_value();
+    let binding = random_token();
     let start = state
         .app
         .service
