@@ -149,7 +149,10 @@ fn draft_inner(spec: Value, selection: &Selection) -> Result<(Draft, Value), Oas
             reason: "webhooks are requests the API sends, not operations a connector calls".into(),
         });
     }
-    let (oauth2, warnings) = grant::settings_for(&config.grants, &plans);
+    let requirements = plans
+        .iter()
+        .map(|plan| (plan.security.as_slice(), plan.scopes.as_slice()));
+    let (oauth2, warnings) = grant::settings_for(&config.grants, requirements);
     for (scheme, reason) in &config.unsupported {
         skipped.push(Skipped {
             operation: format!("security scheme `{scheme}`"),

@@ -15,7 +15,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::operations::OperationPlan;
 use crate::model::{GrantType, OAuth2Settings};
 
 /// The grant one security scheme asks for, before scopes are known.
@@ -152,13 +151,17 @@ fn endpoint(
 /// same authorization server. The scopes are those the operations' security
 /// requirements name for grant schemes, sorted, not every scope a flow
 /// declares (some APIs declare hundreds).
-pub fn settings_for(
+///
+/// `requirements` has, per kept operation, the schemes of the security
+/// alternative it uses and the scopes it names.
+pub fn settings_for<'a>(
     grants: &BTreeMap<String, GrantScheme>,
-    plans: &[OperationPlan],
+    requirements: impl IntoIterator<Item = (&'a [String], &'a [String])>,
 ) -> (Option<OAuth2Settings>, Vec<String>) {
-    let used: BTreeSet<&String> = plans
+    let requirements: Vec<_> = requirements.into_iter().collect();
+    let used: BTreeSet<&String> = requirements
         .iter()
-        .flat_map(|plan| &plan.security)
+        .flat_map(|(security, _)| security.iter())
         .filter(|name| grants.contains_key(*name))
         .collect();
     let Some(first) = used.first() else {
@@ -187,9 +190,9 @@ pub fn settings_for(
             "security scheme `{first}` has only an implicit flow: Floh runs it as authorization code with PKCE, which the provider must support for your client"
         ));
     }
-    let mut scopes: BTreeSet<String> = plans
+    let mut scopes: BTreeSet<String> = requirements
         .iter()
-        .flat_map(|plan| plan.scopes.iter().cloned())
+        .flat_map(|(_, scopes)| scopes.iter().cloned())
         .collect();
     if chosen.flow == Flow::OpenIdConnect {
         scopes.insert("openid".into());
@@ -228,19 +231,17 @@ mod tests {
 
     use super::*;
 
-    fn plan(security: &[&str], scopes: &[&str]) -> OperationPlan {
-        OperationPlan {
-            command: "c".into(),
-            method: "GET".into(),
-            path: "/".into(),
-            params: Vec::new(),
-            body: None,
-            security: security.iter().map(|s| s.to_string()).collect(),
-            scopes: scopes.iter().map(|s| s.to_string()).collect(),
-            schema: Default::default(),
-            operation_id: None,
-            tags: Vec::new(),
-        }
+    /// `settings_for` over [`grants`] for operations given as (schemes, scopes).
+    fn settings_of(plans: &[(&[&str], &[&str])]) -> (Option<OAuth2Settings>, Vec<String>) {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let owned: Vec<_> = plans
+            .iter()
+            .map(|(s, c)| (strings(s), strings(c)))
+            .collect();
+        settings_for(
+            &grants(),
+            owned.iter().map(|(s, c)| (s.as_slice(), c.as_slice())),
+        )
     }
 
     fn grants() -> BTreeMap<String, GrantScheme> {
@@ -285,19 +286,18 @@ mod tests {
 
     #[test]
     fn no_grant_when_no_kept_operation_uses_one() {
-        let (settings, warnings) = settings_for(&grants(), &[plan(&["key"], &[])]);
+        let (settings, warnings) = settings_of(&[(&["key"], &[])]);
         assert_eq!(settings, None);
         assert!(warnings.is_empty());
     }
 
     #[test]
     fn the_first_used_scheme_supplies_the_grant_and_scopes_are_what_operations_name() {
-        let plans = [
-            plan(&["Oauth2c"], &["b", "a"]),
-            plan(&["Oauth2"], &["c", "a"]),
-            plan(&["key"], &[]),
-        ];
-        let (settings, warnings) = settings_for(&grants(), &plans);
+        let (settings, warnings) = settings_of(&[
+            (&["Oauth2c"], &["b", "a"]),
+            (&["Oauth2"], &["c", "a"]),
+            (&["key"], &[]),
+        ]);
         let settings = settings.expect("grant");
         assert_eq!(settings.grant, GrantType::AuthorizationCode);
         assert_eq!(
@@ -314,10 +314,7 @@ mod tests {
         assert_eq!(settings.missing_for_connect(), None);
         // One authorization server, its code flow declared: nothing to say.
         assert!(warnings.is_empty(), "{warnings:?}");
-        let (_, warnings) = settings_for(
-            &grants(),
-            &[plan(&["Oauth2c"], &[]), plan(&["lonely"], &[])],
-        );
+        let (_, warnings) = settings_of(&[(&["Oauth2c"], &[]), (&["lonely"], &[])]);
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert!(
             warnings[0].contains("`lonely`") && warnings[0].contains("one OAuth2 grant"),
@@ -327,7 +324,7 @@ mod tests {
 
     #[test]
     fn a_missing_token_endpoint_is_a_warning() {
-        let (settings, warnings) = settings_for(&grants(), &[plan(&["lonely"], &[])]);
+        let (settings, warnings) = settings_of(&[(&["lonely"], &[])]);
         assert_eq!(settings.expect("grant").token_url, None);
         assert!(
             warnings
@@ -340,7 +337,7 @@ mod tests {
 
     #[test]
     fn open_id_connect_asks_for_openid_and_names_its_discovery_document() {
-        let (settings, warnings) = settings_for(&grants(), &[plan(&["oidc"], &["email"])]);
+        let (settings, warnings) = settings_of(&[(&["oidc"], &["email"])]);
         let settings = settings.expect("grant");
         assert_eq!(settings.grant, GrantType::AuthorizationCode);
         assert_eq!(
