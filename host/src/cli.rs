@@ -4,8 +4,11 @@
 //! 0 done, 1 failed (the server refused, or could not be reached), 2 bad
 //! usage, 3 the command or test ran and did not succeed.
 
+mod operate;
 mod render;
 mod table;
+
+pub use operate::{KeyCommand, backup, key};
 
 use std::path::PathBuf;
 

@@ -22,6 +22,7 @@ pub mod oas;
 pub mod oauth;
 pub mod plugins;
 pub mod redact;
+pub mod restore;
 pub mod runtime;
 pub mod script_api;
 pub mod secrets;

@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use floh::agent::{self, args::AgentArgs};
 use floh::cli::{
-    self, AgentTokenCommand, ClientOptions, ConnectorCommand, PluginCommand, TokenCommand,
+    self, AgentTokenCommand, ClientOptions, ConnectorCommand, KeyCommand, PluginCommand,
+    TokenCommand,
 };
 use floh::server::{self, ServeOptions};
 
@@ -68,6 +69,45 @@ enum Command {
         /// `<URL>/api/oauth/callback` [default: the listening address].
         #[arg(long, env = "FLOH_PUBLIC_URL", value_parser = parse_public_url)]
         public_url: Option<String>,
+        /// Sealed values re-wrapped per write transaction after a key
+        /// rotation.
+        #[arg(long, env = "FLOH_REWRAP_BATCH", default_value_t = 256)]
+        rewrap_batch: usize,
+        /// Milliseconds between re-wrap batches (room for the API's writes).
+        #[arg(long, env = "FLOH_REWRAP_PAUSE_MS", default_value_t = 2)]
+        rewrap_pause_ms: u64,
+    },
+    /// Rotate the secret key and watch the re-wrap (admin).
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Take a consistent backup of a running server into FILE (admin). The
+    /// secret key is NOT in the backup: keep it safe separately.
+    Backup {
+        /// Where to write the backup.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        client: ClientOptions,
+    },
+    /// Restore a backup into a new data directory (no server may run on it).
+    /// The keys come from --key-file or FLOH_SECRET_KEY and must open the
+    /// backup.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        /// The new data directory (absent or empty).
+        #[arg(long)]
+        data_dir: PathBuf,
+        /// The key file of the server the backup came from (copied into the
+        /// data directory); default: FLOH_SECRET_KEY.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
     },
     /// Serve MCP on stdin/stdout for desktop AI clients, bridged to the
     /// running server's `/mcp` (FLOH_SERVER, FLOH_TOKEN). Logs go to stderr.
@@ -208,6 +248,8 @@ async fn run() -> anyhow::Result<()> {
             agent_max_in_flight,
             mcp_allowed_hosts,
             public_url,
+            rewrap_batch,
+            rewrap_pause_ms,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -224,7 +266,38 @@ async fn run() -> anyhow::Result<()> {
             options.agents.max_in_flight = agent_max_in_flight.max(1);
             options.mcp.allowed_hosts = mcp_allowed_hosts;
             options.public_url = public_url;
+            options.rewrap = floh::service::RewrapPace {
+                batch: rewrap_batch.max(1),
+                pause: Duration::from_millis(rewrap_pause_ms),
+            };
             server::serve(options).await
+        }
+        Command::Key { command, client } => cli::key(client, command).await,
+        Command::Backup {
+            file,
+            force,
+            client,
+        } => cli::backup(client, &file, force).await,
+        Command::Restore {
+            file,
+            data_dir,
+            key_file,
+        } => {
+            let keys = floh::restore::keys_from(key_file)?;
+            let restored = floh::restore::restore(&file, &data_dir, keys).await?;
+            println!(
+                "restored {} connectors into {} (backup taken at {} ms; key versions {:?} checked){}",
+                restored.summary.connectors,
+                data_dir.display(),
+                restored.summary.taken_at_ms,
+                restored.key_versions,
+                if restored.wrote_key_file {
+                    "; the key file was copied into the directory"
+                } else {
+                    "; start the server with the same FLOH_SECRET_KEY"
+                }
+            );
+            Ok(())
         }
         Command::Mcp { client } => {
             let outcome = floh::mcp::stdio::run(&client.server, client.token).await;

@@ -18,7 +18,7 @@ use crate::plugins::{PluginDirectory, shipped};
 use crate::runtime::{ScriptEngine, ScriptEngineOptions};
 use crate::secrets::ConfigCipher;
 use crate::service::ConnectorService;
-use crate::store::{self, Role, Store};
+use crate::store::{Role, Store};
 
 /// How to run the server.
 #[derive(Debug, Clone)]
@@ -48,6 +48,8 @@ pub struct ServeOptions {
     /// `<public URL>/api/oauth/callback`. Derived from the bound address
     /// when `None`.
     pub public_url: Option<String>,
+    /// How fast sealed values move to a new key version after a rotation.
+    pub rewrap: crate::service::RewrapPace,
 }
 
 impl ServeOptions {
@@ -65,6 +67,7 @@ impl ServeOptions {
             agents: HubSettings::default(),
             mcp: crate::mcp::McpSettings::default(),
             public_url: None,
+            rewrap: crate::service::RewrapPace::default(),
         }
     }
 
@@ -107,17 +110,14 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             .with_context(|| format!("restricting {}", options.data_dir.display()))?;
     }
     let store = Store::open(&options.data_dir.join("floh.redb")).context("opening the database")?;
-    let stored_check = store.meta(store::KEY_CHECK).await?;
+    let key_checks = store.key_checks().await?;
     // A key is only ever created for a database that has no encrypted data.
     let cipher = ConfigCipher::load(
         &options.data_dir,
         options.secret_key.as_deref(),
-        stored_check.is_none(),
+        key_checks.is_empty(),
     )?;
-    match stored_check {
-        Some(check) => cipher.verify_key_check(&check)?,
-        None => store.set_meta(store::KEY_CHECK, cipher.key_check()).await?,
-    }
+    crate::service::reconcile_at_start(&store, &cipher).await?;
     let cache_dir = options
         .cache_dir
         .clone()
@@ -141,7 +141,8 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             types.clone(),
             options.open_egress,
         )
-        .with_agents(agents.clone()),
+        .with_agents(agents.clone())
+        .with_rewrap_pace(options.rewrap),
     );
     let notified = Arc::downgrade(&service);
     let plugins = Arc::new(

@@ -15,6 +15,7 @@ mod models;
 mod not_found;
 mod oauth;
 mod openapi;
+mod operations;
 mod plugins;
 mod prism;
 mod script_check;

@@ -35,6 +35,8 @@ const BEARER: &str = "bearer";
         (name = "connectors", description = "Define, check, run and inspect connectors"),
         (name = "agents", description = "On-premise agents and their tokens"),
         (name = "oauth", description = "OAuth2 connections a person authorizes once (authorization code with PKCE)"),
+        (name = "keys", description = "Secret-key rotation: versions, re-wrap progress, retirement"),
+        (name = "backup", description = "Online backups of the database (the secret key is never included)"),
         (name = "meta", description = "Health, metrics, types, plugins, API tokens and this document"),
     )
 )]

@@ -4,9 +4,11 @@
 mod agents;
 pub mod auth;
 mod authoring;
+pub mod backup;
 mod connectors;
 pub mod document;
 pub mod error;
+mod keys;
 mod meta;
 mod oas;
 mod oauth;
@@ -124,6 +126,10 @@ fn routes(state: &AppState) -> OpenApiRouter<AppState> {
         .routes(routes!(agents::remove))
         .routes(routes!(oauth::authorize))
         .routes(routes!(oauth::disconnect))
+        .routes(routes!(keys::status))
+        .routes(routes!(keys::rotate))
+        .routes(routes!(keys::retire))
+        .routes(routes!(backup::take))
         .merge(specs)
         .merge(definitions)
         .layer(axum::middleware::from_fn_with_state(

@@ -75,6 +75,16 @@ pub enum ServiceError {
         /// What a person should know or do.
         message: String,
     },
+    /// A key version cannot be retired while values are sealed with it.
+    #[error(
+        "key version {version} still seals {values} value(s); wait for the re-wrap to finish (`floh key status`)"
+    )]
+    KeyInUse {
+        /// The version.
+        version: u32,
+        /// How many values it seals.
+        values: u64,
+    },
     /// Anything else inside the host.
     #[error("internal error: {0}")]
     Internal(String),
@@ -111,7 +121,16 @@ impl ServiceError {
                     }
                 }
             }
+            Self::KeyInUse { .. } => (StatusCode::CONFLICT, "KEY_IN_USE"),
+            Self::Secrets(SecretsError::KeysFromEnvironment) => {
+                (StatusCode::CONFLICT, "KEYS_READ_ONLY")
+            }
+            Self::Secrets(SecretsError::ActiveVersion(_)) => (StatusCode::CONFLICT, "KEY_ACTIVE"),
+            Self::Secrets(SecretsError::UnknownVersion(_)) => {
+                (StatusCode::NOT_FOUND, "KEY_NOT_FOUND")
+            }
             Self::Secrets(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE"),
+            Self::Storage(StoreError::RetiredKey(_)) => (StatusCode::CONFLICT, "KEY_RETIRED"),
             Self::Storage(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
             }

@@ -3,12 +3,14 @@
 //! in whichever model a connector uses.
 
 mod authoring;
+mod backup;
 mod cache;
 mod check;
 mod error;
 mod generate;
 mod grants;
 mod history;
+mod keys;
 mod listing;
 mod oauth;
 mod openapi;
@@ -22,6 +24,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 pub use authoring::{CommandChange, ExternalProbe, OpenApiParse, ReimportPreview};
+pub use backup::Backup;
 use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::ServiceError;
@@ -30,6 +33,7 @@ pub use generate::{
     ParamType, ScriptGeneration, missing_for_generation, skeleton,
 };
 pub use history::HistoryWriter;
+pub use keys::{KeyStatus, KeyVersion, RewrapPace, RewrapStatus, reconcile_at_start};
 pub use listing::{ConnectorSummary, ListFilter};
 pub use oauth::{
     AUTHORIZATION_LIFETIME_MS, AuthorizationStart, BROWSER_BINDING_COOKIE, CALLBACK_PATH,
@@ -126,6 +130,8 @@ pub struct ConnectorService {
     open_egress: bool,
     agents: Arc<AgentHub>,
     grants: grants::Grants,
+    /// Moves sealed values to the active key version after a rotation.
+    keys: Arc<keys::KeyRewrap>,
     /// The OAuth2 callback URL, once the server knows its public URL.
     redirect_uri: std::sync::RwLock<Option<String>>,
 }
@@ -143,6 +149,7 @@ impl ConnectorService {
         let history = HistoryWriter::start(store.clone(), HISTORY_PER_CONNECTOR);
         Self {
             grants: grants::Grants::new(store.clone(), cipher.clone(), engine.clone()),
+            keys: keys::KeyRewrap::start(store.clone(), cipher.clone()),
             redirect_uri: std::sync::RwLock::default(),
             store,
             cipher,

@@ -442,6 +442,6 @@ fn status_of(settings: &OAuth2Settings, grant: Option<&OAuthGrantRecord>) -> OAu
 }
 
 /// Associated data of a pending authorization's sealed verifier.
-fn pending_aad(state_digest: &str) -> String {
+pub(super) fn pending_aad(state_digest: &str) -> String {
     format!("oauth-pending:{state_digest}")
 }

@@ -7,6 +7,8 @@
 mod activity;
 mod agent_tokens;
 mod agents;
+mod backup;
+mod keys;
 mod listing;
 mod oauth;
 mod records;
@@ -24,6 +26,8 @@ use serde::de::DeserializeOwned;
 pub use activity::{ACTIVITY_PER_CONNECTOR, ExecutionSummary, RECENT_KEPT};
 pub use agent_tokens::{AgentTokenRecord, AgentTokenState};
 pub use agents::AgentRecord;
+pub use backup::{BackupSummary, inspect_backup};
+pub use keys::{KEY_CHECK, RewrapBatch, RewrapCursor, RewrapError, SealedKind};
 pub use listing::ConnectorListing;
 pub use oauth::{OAuthGrantRecord, PendingAuthorization};
 pub use records::{Access, ConnectorRecord, ExecutionRecord, Role, TokenRecord};
@@ -39,11 +43,8 @@ const BYTECODE: TableDefinition<&str, &[u8]> = TableDefinition::new("script_byte
 const EXECUTIONS: TableDefinition<(&str, u64), &[u8]> = TableDefinition::new("executions");
 /// Token records by SHA-256 (hex) of the token.
 const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
-/// Store-wide values (the secret key check).
+/// Store-wide values (the key checks, the retired key versions).
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-
-/// The key of the sealed key-check value in `META`.
-pub const KEY_CHECK: &str = "secret-key-check";
 
 /// Storage failures.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +58,9 @@ pub enum StoreError {
     /// A stored value did not decode.
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// A value to write was sealed with a key version retired meanwhile.
+    #[error("the value was sealed with key version {0}, which was retired meanwhile; retry")]
+    RetiredKey(u32),
 }
 
 impl<E: Into<redb::Error>> From<E> for StoreError {
@@ -69,6 +73,9 @@ impl<E: Into<redb::Error>> From<E> for StoreError {
 #[derive(Clone)]
 pub struct Store {
     db: Arc<Database>,
+    /// The directory of the database file (backups are written there
+    /// first: same file system, no tmpfs size limit).
+    dir: Arc<std::path::PathBuf>,
 }
 
 fn encode<T: Serialize>(value: &T) -> Vec<u8> {
@@ -102,7 +109,20 @@ impl Store {
         listing::backfill(&txn)?;
         activity::backfill(&txn)?;
         txn.commit()?;
-        Ok(Self { db: Arc::new(db) })
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ok(Self {
+            db: Arc::new(db),
+            dir: Arc::new(dir),
+        })
+    }
+
+    /// The directory of the database file.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     async fn blocking<R, F>(&self, work: F) -> Result<R, StoreError>
@@ -163,6 +183,9 @@ impl Store {
                     return Err(StoreError::NameTaken(name.to_string()));
                 }
                 names.insert(name, record.id.as_str())?;
+                if let Some(sealed) = &record.sealed_config {
+                    keys::refuse_retired(&txn, sealed)?;
+                }
                 record.spec_digest = spec.as_ref().map(|s| specs::add_ref(&txn, s)).transpose()?;
                 txn.open_table(CONNECTORS)?
                     .insert(record.id.as_str(), encode(&record).as_slice())?;
@@ -190,6 +213,9 @@ impl Store {
     ) -> Result<ConnectorRecord, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write()?;
+            if let Some(sealed) = &record.sealed_config {
+                keys::refuse_retired(&txn, sealed)?;
+            }
             {
                 let mut names = txn.open_table(NAMES)?;
                 let name = record.definition.name.as_str();
