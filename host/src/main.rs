@@ -10,6 +10,7 @@ use floh::agent::{self, args::AgentArgs};
 use floh::cli::{
     self, AgentTokenCommand, ClientOptions, ConnectorCommand, PluginCommand, TokenCommand,
 };
+use floh::rate_limit::{self, Quota, RateLimits, RateSetting};
 use floh::server::{self, ServeOptions};
 
 /// mimalloc instead of glibc's allocator: importing a large OpenAPI
@@ -68,6 +69,22 @@ enum Command {
         /// `<URL>/api/oauth/callback` [default: the listening address].
         #[arg(long, env = "FLOH_PUBLIC_URL", value_parser = parse_public_url)]
         public_url: Option<String>,
+        /// Requests each API token may make, sustained: RATE/s, RATE/m or
+        /// RATE/h (API, MCP and web UI sessions together); 0 for no limit.
+        #[arg(long, env = "FLOH_RATE_LIMIT_TOKEN", default_value = rate_limit::DEFAULT_TOKEN_RATE)]
+        rate_limit_token: RateSetting,
+        /// Requests each API token may make at once after a quiet spell.
+        #[arg(long, env = "FLOH_RATE_LIMIT_TOKEN_BURST", default_value_t = rate_limit::DEFAULT_TOKEN_BURST,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit_token_burst: u32,
+        /// Executions (and tests) of each connector, sustained, whoever
+        /// asks: RATE/s, RATE/m or RATE/h; 0 for no limit.
+        #[arg(long, env = "FLOH_RATE_LIMIT_EXECUTE", default_value = rate_limit::DEFAULT_EXECUTION_RATE)]
+        rate_limit_execute: RateSetting,
+        /// Executions of each connector at once after a quiet spell.
+        #[arg(long, env = "FLOH_RATE_LIMIT_EXECUTE_BURST", default_value_t = rate_limit::DEFAULT_EXECUTION_BURST,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit_execute_burst: u32,
     },
     /// Serve MCP on stdin/stdout for desktop AI clients, bridged to the
     /// running server's `/mcp` (FLOH_SERVER, FLOH_TOKEN). Logs go to stderr.
@@ -208,6 +225,10 @@ async fn run() -> anyhow::Result<()> {
             agent_max_in_flight,
             mcp_allowed_hosts,
             public_url,
+            rate_limit_token,
+            rate_limit_token_burst,
+            rate_limit_execute,
+            rate_limit_execute_burst,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -224,6 +245,10 @@ async fn run() -> anyhow::Result<()> {
             options.agents.max_in_flight = agent_max_in_flight.max(1);
             options.mcp.allowed_hosts = mcp_allowed_hosts;
             options.public_url = public_url;
+            options.rate_limits = RateLimits {
+                token: Quota::of(rate_limit_token, rate_limit_token_burst),
+                execution: Quota::of(rate_limit_execute, rate_limit_execute_burst),
+            };
             server::serve(options).await
         }
         Command::Mcp { client } => {

@@ -15,6 +15,7 @@ use crate::auth::TokenAuth;
 use crate::connectors::TypeRegistry;
 use crate::metrics::Metrics;
 use crate::plugins::{PluginDirectory, shipped};
+use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::runtime::{ScriptEngine, ScriptEngineOptions};
 use crate::secrets::ConfigCipher;
 use crate::service::ConnectorService;
@@ -48,6 +49,8 @@ pub struct ServeOptions {
     /// `<public URL>/api/oauth/callback`. Derived from the bound address
     /// when `None`.
     pub public_url: Option<String>,
+    /// Requests per API token and executions per connector.
+    pub rate_limits: RateLimits,
 }
 
 impl ServeOptions {
@@ -65,6 +68,7 @@ impl ServeOptions {
             agents: HubSettings::default(),
             mcp: crate::mcp::McpSettings::default(),
             public_url: None,
+            rate_limits: RateLimits::default(),
         }
     }
 
@@ -130,6 +134,14 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     let shipped = shipped::register_all(&engine, &types)
         .await
         .context("loading the shipped plugins")?;
+    let metrics = Arc::new(Metrics::default());
+    let limits = options.rate_limits;
+    let execution_limit = limits.execution.map(|quota| {
+        RateLimiter::new(quota).counting_refusals(metrics.rate_limit_refusals("execution"))
+    });
+    let token_limit = limits.token.map(|quota| {
+        Arc::new(RateLimiter::new(quota).counting_refusals(metrics.rate_limit_refusals("token")))
+    });
     let remembered = store.agents().await.context("reading the known agents")?;
     let agents =
         Arc::new(AgentHub::new(options.agents.clone()).remembering(store.clone(), remembered));
@@ -141,7 +153,8 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             types.clone(),
             options.open_egress,
         )
-        .with_agents(agents.clone()),
+        .with_agents(agents.clone())
+        .with_execution_limit(execution_limit),
     );
     let notified = Arc::downgrade(&service);
     let plugins = Arc::new(
@@ -176,8 +189,9 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             },
             agent_tokens,
             agents,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             plugins: Some(plugins.clone()),
+            token_limit,
         },
         plugins,
         mcp: options.mcp.clone(),
@@ -196,12 +210,14 @@ pub fn router(app: &App, secure: bool) -> axum::Router {
         agents: state.agents.clone(),
         metrics: state.metrics.clone(),
         plugins: state.plugins.clone(),
+        token_limit: state.token_limit.clone(),
     };
     let mcp = crate::mcp::http::McpEndpoint {
         service: state.service.clone(),
         auth: state.auth.clone(),
         metrics: state.metrics.clone(),
         settings: app.mcp.clone(),
+        token_limit: state.token_limit.clone(),
     };
     api::router(state.clone())
         .merge(crate::mcp::http::routes(mcp))

@@ -174,6 +174,14 @@ pub struct RateLimits {
     pub execution: Option<Quota>,
 }
 
+impl RateLimits {
+    /// No limits (benchmarks measure the host, not the limits).
+    pub const UNLIMITED: Self = Self {
+        token: None,
+        execution: None,
+    };
+}
+
 impl Default for RateLimits {
     fn default() -> Self {
         let quota = |rate: &str, burst| match rate.parse() {

@@ -8,6 +8,9 @@ use crate::model::SchemaError;
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
+/// The code of every rate-limit refusal (a token's or a connector's).
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+
 /// Failures of connector operations.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -75,6 +78,14 @@ pub enum ServiceError {
         /// What a person should know or do.
         message: String,
     },
+    /// The connector's executions are over their rate limit.
+    #[error("executions of connector `{connector}` are {refusal}")]
+    RateLimited {
+        /// The connector's name.
+        connector: String,
+        /// The limit and how long to wait.
+        refusal: crate::rate_limit::Refusal,
+    },
     /// Anything else inside the host.
     #[error("internal error: {0}")]
     Internal(String),
@@ -111,10 +122,20 @@ impl ServiceError {
                     }
                 }
             }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED),
             Self::Secrets(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE"),
             Self::Storage(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
             }
+        }
+    }
+
+    /// The refusal of a rate-limited execution, for front ends that tell
+    /// the client when to retry (`Retry-After`).
+    pub fn rate_limit_refusal(&self) -> Option<&crate::rate_limit::Refusal> {
+        match self {
+            Self::RateLimited { refusal, .. } => Some(refusal),
+            _ => None,
         }
     }
 
