@@ -17,6 +17,7 @@ mod oauth;
 mod openapi;
 mod plugins;
 mod prism;
+mod rate_limit;
 mod script_check;
 mod secrets;
 mod surface;
