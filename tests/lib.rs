@@ -156,6 +156,48 @@ pub struct ServerSettings {
     pub listen: Option<String>,
     /// More arguments for `floh serve`.
     pub extra_args: Vec<String>,
+    /// The rate limits; `None` starts the server with limits no test comes
+    /// near ([`RateLimits::GENEROUS`]), so that only the rate-limit tests
+    /// meet a 429 while every other test still passes through the limiter.
+    pub rate_limits: Option<RateLimits>,
+}
+
+/// `floh serve --rate-limit-*`: rates as the flags take them (`10/s`, `0`
+/// for no limit) and bursts.
+#[derive(Debug, Clone, Copy)]
+pub struct RateLimits {
+    /// `--rate-limit-token`.
+    pub token: &'static str,
+    /// `--rate-limit-token-burst`.
+    pub token_burst: u32,
+    /// `--rate-limit-execute`.
+    pub execute: &'static str,
+    /// `--rate-limit-execute-burst`.
+    pub execute_burst: u32,
+}
+
+impl RateLimits {
+    /// Far above what any test sends (the contract test's Schemathesis run
+    /// included).
+    pub const GENEROUS: Self = Self {
+        token: "100000/s",
+        token_burst: 100_000,
+        execute: "100000/s",
+        execute_burst: 100_000,
+    };
+
+    fn args(&self) -> Vec<String> {
+        vec![
+            "--rate-limit-token".into(),
+            self.token.into(),
+            "--rate-limit-token-burst".into(),
+            self.token_burst.to_string(),
+            "--rate-limit-execute".into(),
+            self.execute.into(),
+            "--rate-limit-execute-burst".into(),
+            self.execute_burst.to_string(),
+        ]
+    }
 }
 
 impl Server {
@@ -172,6 +214,7 @@ impl Server {
             .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .args(&settings.extra_args)
+            .args(settings.rate_limits.unwrap_or(RateLimits::GENEROUS).args())
             .env("FLOH_ADMIN_TOKEN", ADMIN_TOKEN)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())

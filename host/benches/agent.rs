@@ -34,6 +34,8 @@ fn main() {
         let mut options =
             ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.join("server"));
         options.plugins_dir = Some(data.join("plugins"));
+        // Throughput of the host itself: no 429s.
+        options.rate_limits = floh::rate_limit::RateLimits::UNLIMITED;
         options.admin_token = Some("floh_bench_admin".into());
         options.agents.max_in_flight = 1024;
         let app = build(&options).await.expect("app");

@@ -31,6 +31,8 @@ fn main() {
         let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.clone());
         options.admin_token = Some(TOKEN.into());
         options.plugins_dir = Some(data.join("plugins"));
+        // Throughput of the host itself: no 429s.
+        options.rate_limits = floh::rate_limit::RateLimits::UNLIMITED;
         let app = build(&options).await.expect("app");
         let router = floh::api::router(app.state);
         let listener = tokio::net::TcpListener::bind(options.listen)

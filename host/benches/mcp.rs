@@ -36,6 +36,8 @@ fn main() {
     let url = server_rt.block_on(async {
         let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.clone());
         options.plugins_dir = Some(data.join("plugins"));
+        // Throughput of the host itself: no 429s.
+        options.rate_limits = floh::rate_limit::RateLimits::UNLIMITED;
         options.admin_token = Some(TOKEN.into());
         let app = build(&options).await.expect("app");
         let definition = serde_json::from_value(json!({

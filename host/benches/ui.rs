@@ -36,6 +36,8 @@ fn main() {
         let mut options = ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.clone());
         options.admin_token = Some(TOKEN.into());
         options.plugins_dir = Some(data.join("plugins"));
+        // The page, not the limits: no 429s.
+        options.rate_limits = floh::rate_limit::RateLimits::UNLIMITED;
         let app = build(&options).await.expect("app");
         let service = app.state.service.clone();
         let started = Instant::now();

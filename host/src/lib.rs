@@ -21,6 +21,7 @@ pub mod model;
 pub mod oas;
 pub mod oauth;
 pub mod plugins;
+pub mod rate_limit;
 pub mod redact;
 pub mod restore;
 pub mod runtime;

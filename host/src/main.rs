@@ -11,6 +11,7 @@ use floh::cli::{
     self, AgentTokenCommand, ClientOptions, ConnectorCommand, KeyCommand, PluginCommand,
     TokenCommand,
 };
+use floh::rate_limit::{self, Quota, RateLimits, RateSetting};
 use floh::server::{self, ServeOptions};
 
 /// mimalloc instead of glibc's allocator: importing a large OpenAPI
@@ -76,6 +77,22 @@ enum Command {
         /// Milliseconds between re-wrap batches (room for the API's writes).
         #[arg(long, env = "FLOH_REWRAP_PAUSE_MS", default_value_t = 2)]
         rewrap_pause_ms: u64,
+        /// Requests each API token may make, sustained: RATE/s, RATE/m or
+        /// RATE/h (API, MCP and web UI sessions together); 0 for no limit.
+        #[arg(long, env = "FLOH_RATE_LIMIT_TOKEN", default_value = rate_limit::DEFAULT_TOKEN_RATE)]
+        rate_limit_token: RateSetting,
+        /// Requests each API token may make at once after a quiet spell.
+        #[arg(long, env = "FLOH_RATE_LIMIT_TOKEN_BURST", default_value_t = rate_limit::DEFAULT_TOKEN_BURST,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit_token_burst: u32,
+        /// Executions (and tests) of each connector, sustained, whoever
+        /// asks: RATE/s, RATE/m or RATE/h; 0 for no limit.
+        #[arg(long, env = "FLOH_RATE_LIMIT_EXECUTE", default_value = rate_limit::DEFAULT_EXECUTION_RATE)]
+        rate_limit_execute: RateSetting,
+        /// Executions of each connector at once after a quiet spell.
+        #[arg(long, env = "FLOH_RATE_LIMIT_EXECUTE_BURST", default_value_t = rate_limit::DEFAULT_EXECUTION_BURST,
+            value_parser = clap::value_parser!(u32).range(1..))]
+        rate_limit_execute_burst: u32,
     },
     /// Rotate the secret key and watch the re-wrap (admin).
     Key {
@@ -250,6 +267,10 @@ async fn run() -> anyhow::Result<()> {
             public_url,
             rewrap_batch,
             rewrap_pause_ms,
+            rate_limit_token,
+            rate_limit_token_burst,
+            rate_limit_execute,
+            rate_limit_execute_burst,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -269,6 +290,10 @@ async fn run() -> anyhow::Result<()> {
             options.rewrap = floh::service::RewrapPace {
                 batch: rewrap_batch.max(1),
                 pause: Duration::from_millis(rewrap_pause_ms),
+            };
+            options.rate_limits = RateLimits {
+                token: Quota::of(rate_limit_token, rate_limit_token_burst),
+                execution: Quota::of(rate_limit_execute, rate_limit_execute_burst),
             };
             server::serve(options).await
         }

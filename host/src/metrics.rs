@@ -1,6 +1,7 @@
 //! Prometheus metrics: executions by connector, model and outcome, a
 //! latency histogram by model, and the on-premise agents (connected or not,
-//! commands in flight), read from the hub at scrape time.
+//! commands in flight), read from the hub at scrape time, and the requests
+//! refused by a rate limit.
 
 use std::sync::Mutex;
 
@@ -27,6 +28,11 @@ struct ModelLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LimitLabels {
+    limit: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AgentLabels {
     agent: String,
 }
@@ -38,6 +44,7 @@ pub struct Metrics {
     latency: Family<ModelLabels, Histogram>,
     agent_connected: Family<AgentLabels, Gauge>,
     agent_in_flight: Family<AgentLabels, Gauge>,
+    rate_limited: Family<LimitLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -72,12 +79,19 @@ impl Default for Metrics {
             "Commands sent to the agent and not yet answered",
             agent_in_flight.clone(),
         );
+        let rate_limited = Family::<LimitLabels, Counter>::default();
+        registry.register(
+            "rate_limited_requests",
+            "Requests refused by a rate limit (`token` or `execution`)",
+            rate_limited.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             executions,
             latency,
             agent_connected,
             agent_in_flight,
+            rate_limited,
         }
     }
 }
@@ -102,6 +116,16 @@ impl Metrics {
         self.latency
             .get_or_create(&ModelLabels { model })
             .observe(response.duration_ms as f64 / 1000.0);
+    }
+
+    /// The counter of requests refused by the `limit` rate limit (`token`,
+    /// `execution`); the limiter increments it itself.
+    pub fn rate_limit_refusals(&self, limit: &str) -> Counter {
+        self.rate_limited
+            .get_or_create(&LimitLabels {
+                limit: limit.to_string(),
+            })
+            .clone()
     }
 
     /// The text exposition format, with the agents as they are now.

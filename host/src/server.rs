@@ -15,6 +15,7 @@ use crate::auth::TokenAuth;
 use crate::connectors::TypeRegistry;
 use crate::metrics::Metrics;
 use crate::plugins::{PluginDirectory, shipped};
+use crate::rate_limit::{RateLimiter, RateLimits};
 use crate::runtime::{ScriptEngine, ScriptEngineOptions};
 use crate::secrets::ConfigCipher;
 use crate::service::ConnectorService;
@@ -50,6 +51,8 @@ pub struct ServeOptions {
     pub public_url: Option<String>,
     /// How fast sealed values move to a new key version after a rotation.
     pub rewrap: crate::service::RewrapPace,
+    /// Requests per API token and executions per connector.
+    pub rate_limits: RateLimits,
 }
 
 impl ServeOptions {
@@ -68,6 +71,7 @@ impl ServeOptions {
             mcp: crate::mcp::McpSettings::default(),
             public_url: None,
             rewrap: crate::service::RewrapPace::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 
@@ -130,6 +134,14 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     let shipped = shipped::register_all(&engine, &types)
         .await
         .context("loading the shipped plugins")?;
+    let metrics = Arc::new(Metrics::default());
+    let limits = options.rate_limits;
+    let execution_limit = limits.execution.map(|quota| {
+        RateLimiter::new(quota).counting_refusals(metrics.rate_limit_refusals("execution"))
+    });
+    let token_limit = limits.token.map(|quota| {
+        Arc::new(RateLimiter::new(quota).counting_refusals(metrics.rate_limit_refusals("token")))
+    });
     let remembered = store.agents().await.context("reading the known agents")?;
     let agents =
         Arc::new(AgentHub::new(options.agents.clone()).remembering(store.clone(), remembered));
@@ -142,7 +154,8 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             options.open_egress,
         )
         .with_agents(agents.clone())
-        .with_rewrap_pace(options.rewrap),
+        .with_rewrap_pace(options.rewrap)
+        .with_execution_limit(execution_limit),
     );
     let notified = Arc::downgrade(&service);
     let plugins = Arc::new(
@@ -177,8 +190,9 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             },
             agent_tokens,
             agents,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             plugins: Some(plugins.clone()),
+            token_limit,
         },
         plugins,
         mcp: options.mcp.clone(),
@@ -197,12 +211,14 @@ pub fn router(app: &App, secure: bool) -> axum::Router {
         agents: state.agents.clone(),
         metrics: state.metrics.clone(),
         plugins: state.plugins.clone(),
+        token_limit: state.token_limit.clone(),
     };
     let mcp = crate::mcp::http::McpEndpoint {
         service: state.service.clone(),
         auth: state.auth.clone(),
         metrics: state.metrics.clone(),
         settings: app.mcp.clone(),
+        token_limit: state.token_limit.clone(),
     };
     api::router(state.clone())
         .merge(crate::mcp::http::routes(mcp))

@@ -18,6 +18,7 @@ mod openapi;
 mod operations;
 mod plugins;
 mod prism;
+mod rate_limit;
 mod script_check;
 mod secrets;
 mod surface;

@@ -5,11 +5,12 @@
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 
 use super::AppState;
 use super::error::ApiError;
 use crate::auth::{AuthError, RevokeError, access_of};
+use crate::rate_limit;
 use crate::store::Role;
 
 impl From<AuthError> for ApiError {
@@ -40,14 +41,37 @@ impl From<RevokeError> for ApiError {
     }
 }
 
-/// Middleware: authenticate, then authorize by method (reads and executions
-/// for executors; everything for admins).
+/// Middleware: authenticate, take the request from the token's rate limit,
+/// then authorize by method (reads and executions for executors; everything
+/// for admins). Every answer past authentication carries the token's
+/// `RateLimit-*` fields.
 pub async fn require_token(
     State(state): State<AppState>,
-    mut request: Request,
+    request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
     let record = state.auth.authenticate(request.headers()).await?;
+    let standing = match &state.token_limit {
+        None => None,
+        Some(limit) => Some(limit.check(&record.id).map_err(|refusal| {
+            ApiError::rate_limited(format!("token `{}` is {refusal}", record.name), &refusal)
+        })?),
+    };
+    let mut response = authorized(record, request, next)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if let Some(standing) = &standing {
+        rate_limit::headers::add_standing(response.headers_mut(), standing);
+    }
+    Ok(response)
+}
+
+/// The role check, then the route.
+async fn authorized(
+    record: crate::store::TokenRecord,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
     if !record
         .role
         .allows(access_of(request.method(), request.uri().path()))

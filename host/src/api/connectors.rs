@@ -117,6 +117,7 @@ pub async fn delete(
         (status = 400, description = "`INVALID_PARAMS`: params do not fit the command's `paramSchema`", body = ErrorBody),
         (status = 404, description = "`CONNECTOR_NOT_FOUND`, or `UNKNOWN_COMMAND` (with `knownCommands`)", body = ErrorBody),
         (status = 409, description = "`TYPE_UNAVAILABLE`: the connector's built-in type is not registered any more", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: the connector's executions are over their rate limit (`--rate-limit-execute`)", body = ErrorBody),
     ))]
 pub async fn execute(
     State(state): State<AppState>,
@@ -136,6 +137,7 @@ pub async fn execute(
         (status = 400, description = "`INVALID_PARAMS`: the `test` command requires params", body = ErrorBody),
         (status = 404, description = "`CONNECTOR_NOT_FOUND`, or `UNKNOWN_COMMAND`: the connector has no `test` command", body = ErrorBody),
         (status = 409, description = "`TYPE_UNAVAILABLE`", body = ErrorBody),
+        (status = 429, description = "`RATE_LIMITED`: the connector's executions are over their rate limit (`--rate-limit-execute`)", body = ErrorBody),
     ))]
 pub async fn test(
     State(state): State<AppState>,

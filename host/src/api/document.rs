@@ -12,8 +12,10 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::http::Method;
 use utoipa::OpenApi;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 
@@ -60,6 +62,10 @@ impl ApiDocument {
         for item in openapi.paths.paths.values_mut() {
             for (_, operation) in operations(item) {
                 document_rejections(operation);
+                // Protected operations (see `protect`) are rate limited.
+                if operation.security.is_some() {
+                    add_rate_limit_headers(operation);
+                }
             }
         }
         add_links(&mut openapi);
@@ -86,8 +92,10 @@ impl ApiDocument {
 
 /// Mark every operation of `openapi` (the routes behind the `auth`
 /// middleware) as needing a bearer token, with the 401 the middleware
-/// answers without one and the 403 it answers an executor token where
-/// `executor_may` says no.
+/// answers without one, the 403 it answers an executor token where
+/// `executor_may` says no, and the 429 of the token's rate limit (whose
+/// `RateLimit-*` fields `ApiDocument::new` adds to every answer, once all
+/// of them are listed).
 pub fn protect(openapi: &mut utoipa::openapi::OpenApi) {
     for (path, item) in &mut openapi.paths.paths {
         for (method, operation) in operations(item) {
@@ -97,6 +105,11 @@ pub fn protect(openapi: &mut utoipa::openapi::OpenApi) {
                 401,
                 "`UNAUTHORIZED`: no bearer token, or not a valid one",
             );
+            add_error(
+                operation,
+                429,
+                "`RATE_LIMITED`: the token is over its rate limit; retry after `Retry-After` seconds",
+            );
             if !executor_may(&method, path) {
                 add_error(
                     operation,
@@ -104,6 +117,59 @@ pub fn protect(openapi: &mut utoipa::openapi::OpenApi) {
                     "`FORBIDDEN`: the token's role (`executor`) may only read and execute",
                 );
             }
+        }
+    }
+}
+
+/// The `RateLimit-*` fields (IETF draft `draft-ietf-httpapi-ratelimit-headers`)
+/// on every response but 401 (no token, no limit), and `Retry-After` on
+/// the 429. Present while the server enforces a limit (`--rate-limit-*`).
+fn add_rate_limit_headers(operation: &mut Operation) {
+    let count = |description: &str, minimum: u64| {
+        HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .minimum(Some(minimum as f64)),
+            )
+            .description(Some(description))
+            .build()
+    };
+    let fields = [
+        (
+            "RateLimit-Limit",
+            count("Requests a full bucket allows at once (the burst)", 1),
+        ),
+        ("RateLimit-Remaining", count("Requests allowed now", 0)),
+        (
+            "RateLimit-Reset",
+            count("Seconds until the bucket is full again", 0),
+        ),
+        (
+            "RateLimit-Policy",
+            HeaderBuilder::new()
+                .schema(ObjectBuilder::new().schema_type(Type::String))
+                .description(Some(
+                    "The limit as `BURST;w=SECONDS`: the burst, refilled over that window",
+                ))
+                .build(),
+        ),
+    ];
+    for (status, response) in &mut operation.responses.responses {
+        let RefOr::T(response) = response else {
+            continue;
+        };
+        if status == "401" {
+            continue;
+        }
+        for (name, header) in &fields {
+            response.headers.insert((*name).to_string(), header.clone());
+        }
+        if status == "429" {
+            response.headers.insert(
+                "Retry-After".into(),
+                count("Seconds to wait before the next request", 1),
+            );
         }
     }
 }

@@ -4,12 +4,13 @@
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::service::ServiceError;
+use crate::rate_limit::{self, Refusal};
+use crate::service::{RATE_LIMITED, ServiceError};
 
 /// An error response.
 #[derive(Debug)]
@@ -22,6 +23,9 @@ pub struct ApiError {
     pub message: String,
     /// Extra fields inside `error` (e.g. a diagnostic's line and column).
     pub details: Option<serde_json::Value>,
+    /// Response headers that go with the error (a rate limit's
+    /// `Retry-After` and `RateLimit-*`).
+    pub headers: HeaderMap,
 }
 
 impl ApiError {
@@ -32,7 +36,16 @@ impl ApiError {
             code,
             message: message.into(),
             details: None,
+            headers: HeaderMap::new(),
         }
+    }
+
+    /// 429 `RATE_LIMITED`: `message`, with `Retry-After` and the
+    /// `RateLimit-*` fields of `refusal`.
+    pub fn rate_limited(message: impl Into<String>, refusal: &Refusal) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED, message);
+        rate_limit::headers::add_refusal(&mut error.headers, refusal);
+        error
     }
 }
 
@@ -74,6 +87,7 @@ impl IntoResponse for ApiError {
             },
         };
         let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().extend(self.headers);
         // RFC 6750: a 401 names the scheme, so clients (MCP ones included)
         // know to send a bearer token.
         if self.status == StatusCode::UNAUTHORIZED {
@@ -94,11 +108,16 @@ impl From<ServiceError> for ApiError {
         if status.is_server_error() {
             tracing::error!(%message, "request failed");
         }
+        let mut headers = HeaderMap::new();
+        if let Some(refusal) = error.rate_limit_refusal() {
+            rate_limit::headers::add_refusal(&mut headers, refusal);
+        }
         Self {
             status,
             code,
             message,
             details,
+            headers,
         }
     }
 }

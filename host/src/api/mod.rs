@@ -53,6 +53,9 @@ pub struct AppState {
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
     /// What the agents' WebSocket endpoint works with.
     pub agent_endpoint: crate::agent::endpoint::AgentEndpoint,
+    /// Requests per API token (`None`: unlimited), shared with MCP and the
+    /// web UI.
+    pub token_limit: Option<Arc<crate::rate_limit::RateLimiter>>,
 }
 
 /// The whole API.

@@ -15,7 +15,8 @@ use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, Stream
 use super::FlohMcp;
 use crate::auth::{AuthError, TokenAuth};
 use crate::metrics::Metrics;
-use crate::service::ConnectorService;
+use crate::rate_limit::{self, RateLimiter, Refusal};
+use crate::service::{ConnectorService, RATE_LIMITED};
 
 /// The path the MCP endpoint is served at.
 pub const PATH: &str = "/mcp";
@@ -86,6 +87,8 @@ pub struct McpEndpoint {
     pub metrics: Arc<Metrics>,
     /// Host names answered besides loopback.
     pub settings: McpSettings,
+    /// Requests per API token, the same buckets as the API's.
+    pub token_limit: Option<Arc<RateLimiter>>,
 }
 
 /// The `/mcp` route, authenticated like the API.
@@ -112,19 +115,39 @@ pub fn routes(endpoint: McpEndpoint) -> Router {
 
 /// Every MCP request carries a token; its record goes with the request so
 /// each tool call checks the caller's role. Without a valid one: 401 with
-/// `WWW-Authenticate: Bearer` and the API's error body.
+/// `WWW-Authenticate: Bearer` and the API's error body. Each request counts
+/// against the token's rate limit, as an API request would: over it, 429
+/// with the API's error body, `Retry-After` and `RateLimit-*`.
 async fn authenticate(
     State(endpoint): State<McpEndpoint>,
     mut request: Request,
     next: Next,
 ) -> Response {
-    match endpoint.auth.authenticate(request.headers()).await {
-        Ok(record) => {
-            request.extensions_mut().insert(record);
-            next.run(request).await
-        }
-        Err(error) => refusal(error),
+    let record = match endpoint.auth.authenticate(request.headers()).await {
+        Ok(record) => record,
+        Err(error) => return refusal(error),
+    };
+    let standing = match &endpoint.token_limit {
+        None => None,
+        Some(limit) => match limit.check(&record.id) {
+            Ok(standing) => Some(standing),
+            Err(refused) => return rate_limited(&record.name, &refused),
+        },
+    };
+    request.extensions_mut().insert(record);
+    let mut response = next.run(request).await;
+    if let Some(standing) = &standing {
+        rate_limit::headers::add_standing(response.headers_mut(), standing);
     }
+    response
+}
+
+fn rate_limited(token: &str, refused: &Refusal) -> Response {
+    let message = format!("token `{token}` is {refused}");
+    let body = Json(serde_json::json!({"error": {"code": RATE_LIMITED, "message": message}}));
+    let mut response = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
+    rate_limit::headers::add_refusal(response.headers_mut(), refused);
+    response
 }
 
 fn refusal(error: AuthError) -> Response {

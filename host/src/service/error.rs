@@ -8,6 +8,9 @@ use crate::model::SchemaError;
 use crate::secrets::SecretsError;
 use crate::store::StoreError;
 
+/// The code of every rate-limit refusal (a token's or a connector's).
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
+
 /// Failures of connector operations.
 #[derive(Debug, thiserror::Error)]
 pub enum ServiceError {
@@ -85,6 +88,14 @@ pub enum ServiceError {
         /// How many values it seals.
         values: u64,
     },
+    /// The connector's executions are over their rate limit.
+    #[error("executions of connector `{connector}` are {refusal}")]
+    RateLimited {
+        /// The connector's name.
+        connector: String,
+        /// The limit and how long to wait.
+        refusal: crate::rate_limit::Refusal,
+    },
     /// Anything else inside the host.
     #[error("internal error: {0}")]
     Internal(String),
@@ -129,11 +140,21 @@ impl ServiceError {
             Self::Secrets(SecretsError::UnknownVersion(_)) => {
                 (StatusCode::NOT_FOUND, "KEY_NOT_FOUND")
             }
+            Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED),
             Self::Secrets(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE"),
             Self::Storage(StoreError::RetiredKey(_)) => (StatusCode::CONFLICT, "KEY_RETIRED"),
             Self::Storage(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
             }
+        }
+    }
+
+    /// The refusal of a rate-limited execution, for front ends that tell
+    /// the client when to retry (`Retry-After`).
+    pub fn rate_limit_refusal(&self) -> Option<&crate::rate_limit::Refusal> {
+        match self {
+            Self::RateLimited { refusal, .. } => Some(refusal),
+            _ => None,
         }
     }
 

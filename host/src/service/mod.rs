@@ -27,7 +27,7 @@ pub use authoring::{CommandChange, ExternalProbe, OpenApiParse, ReimportPreview}
 pub use backup::Backup;
 use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
-pub use error::ServiceError;
+pub use error::{RATE_LIMITED, ServiceError};
 pub use generate::{
     AuthKind, AuthSpec, EndpointSpec, GeneratedConnector, HttpMethod, ParamLocation, ParamSpec,
     ParamType, ScriptGeneration, missing_for_generation, skeleton,
@@ -56,6 +56,7 @@ use crate::model::{
     CommandSchema, ConfigSchema, ConnectorDefinition, ConnectorPatch, ExecutionModel, OpenApiSpec,
     SchemaError,
 };
+use crate::rate_limit::RateLimiter;
 use crate::redact::SecretRedactor;
 use crate::runtime::{
     CompiledScript, Execution, ExecutionContext, ExecutionError, Invocation, OutcomeFields,
@@ -134,6 +135,9 @@ pub struct ConnectorService {
     keys: Arc<keys::KeyRewrap>,
     /// The OAuth2 callback URL, once the server knows its public URL.
     redirect_uri: std::sync::RwLock<Option<String>>,
+    /// Executions per connector, whichever front end asks: the limit lives
+    /// here so that the API, MCP and the web UI share one bucket.
+    execution_limit: Option<RateLimiter>,
 }
 
 impl ConnectorService {
@@ -160,7 +164,15 @@ impl ConnectorService {
             execution_ids: SequentialIds::new("exe"),
             open_egress,
             agents: Arc::new(AgentHub::new(HubSettings::default())),
+            execution_limit: None,
         }
+    }
+
+    /// Limit each connector's executions (and tests) with `limiter`, keyed
+    /// by the connector's id.
+    pub fn with_execution_limit(mut self, limiter: Option<RateLimiter>) -> Self {
+        self.execution_limit = limiter;
+        self
     }
 
     /// Route executions of agent-served connectors through `agents`.
@@ -402,6 +414,14 @@ impl ConnectorService {
         let started_at_ms = now_ms();
         let loaded = self.load(id_or_name).await?;
         let record = &loaded.record;
+        if let Some(limit) = &self.execution_limit {
+            limit
+                .check(&record.id)
+                .map_err(|refusal| ServiceError::RateLimited {
+                    connector: record.definition.name.clone(),
+                    refusal,
+                })?;
+        }
         let schema = &loaded.schema;
         let command_schema = command_schema(schema, &request.command)?;
         let params = command_schema.prepare_params(&request.params)?;

@@ -56,6 +56,8 @@ pub struct Shared {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The watched plugin directory, when the server has one.
     pub plugins: Option<Arc<crate::plugins::PluginDirectory>>,
+    /// Requests per API token: a session spends its token's.
+    pub token_limit: Option<Arc<crate::rate_limit::RateLimiter>>,
 }
 
 /// Shared state of every UI handler.

@@ -26,7 +26,8 @@ use sha2::{Digest, Sha256};
 use super::UiState;
 use super::error::UiError;
 use crate::auth::access_of;
-use crate::store::{Access, Role};
+use crate::rate_limit;
+use crate::store::{Access, Role, TokenRecord};
 
 /// A session ends this long after sign-in, however busy.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 60 * 60);
@@ -227,21 +228,46 @@ pub fn is_htmx(headers: &HeaderMap) -> bool {
     headers.contains_key("hx-request")
 }
 
-/// Middleware for every signed-in route: find the session, check the CSRF
-/// token of a state-changing request, check the role with the API's rule,
-/// and hand the [`Viewer`] to the handler.
+/// Middleware for every signed-in route: find the session, take the request
+/// from its API token's rate limit, check the CSRF token of a
+/// state-changing request, check the role with the API's rule, and hand the
+/// [`Viewer`] to the handler.
 pub async fn require_session(
     State(state): State<UiState>,
     request: Request,
     next: Next,
 ) -> Response {
-    let found = match signed_in(&state, request.headers()).await {
+    let found = match session_token(&state, request.headers()).await {
         Ok(found) => found,
         Err(error) => return error.into_response(),
     };
-    let Some(viewer) = found else {
+    let Some((viewer, token)) = found else {
         return sign_in_first(&request);
     };
+    // A session spends its API token's requests: the browser is one more
+    // client of the token, not a way around its limit.
+    let standing = match &state.app.token_limit {
+        None => None,
+        Some(limit) => match limit.check(&token.id) {
+            Ok(standing) => Some(standing),
+            Err(refused) => {
+                let message = format!("`{}` signs in with a token that is {refused}", viewer.name);
+                let mut response =
+                    UiError::new(StatusCode::TOO_MANY_REQUESTS, message).into_response();
+                rate_limit::headers::add_refusal(response.headers_mut(), &refused);
+                return response;
+            }
+        },
+    };
+    let mut response = authorized(viewer, request, next).await;
+    if let Some(standing) = &standing {
+        rate_limit::headers::add_standing(response.headers_mut(), standing);
+    }
+    response
+}
+
+/// The CSRF and role checks of a signed-in request, then the page.
+async fn authorized(viewer: Viewer, request: Request, next: Next) -> Response {
     let safe = matches!(*request.method(), Method::GET | Method::HEAD);
     let request = if safe {
         request
@@ -273,6 +299,16 @@ pub async fn require_session(
 /// The viewer of the request's live session, if it has one whose API token
 /// is still valid (revoking the token ends the session).
 pub async fn signed_in(state: &UiState, headers: &HeaderMap) -> Result<Option<Viewer>, UiError> {
+    Ok(session_token(state, headers)
+        .await?
+        .map(|(viewer, _)| viewer))
+}
+
+/// The viewer of the request's live session and the API token it stands on.
+async fn session_token(
+    state: &UiState,
+    headers: &HeaderMap,
+) -> Result<Option<(Viewer, TokenRecord)>, UiError> {
     let Some(id) = cookie(headers, state.sessions.cookie_name()) else {
         return Ok(None);
     };
@@ -280,7 +316,7 @@ pub async fn signed_in(state: &UiState, headers: &HeaderMap) -> Result<Option<Vi
         return Ok(None);
     };
     match state.app.auth.lookup_hash(&token_hash).await? {
-        Some(_) => Ok(Some(viewer)),
+        Some(token) => Ok(Some((viewer, token))),
         None => {
             state.sessions.end_for_token(&token_hash);
             Ok(None)
