@@ -147,6 +147,11 @@ bench-plugins:
 bench-oas: e2e-deps
     cargo bench -p floh --bench oas_import
 
+# Backup (time, size), restore and the key re-wrap (values/s) with 10,000
+# connectors, on the service in process.
+bench-ops:
+    cargo bench -p floh --bench operations
+
 # The API under wrk (a C load generator, so the client takes little of the
 # two cores): POST /api/connectors/:id/execute of a trivial script connector,
 # 64 keep-alive connections, against the release binary.
