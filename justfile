@@ -12,9 +12,8 @@ engine_target := env("FLOH_GUEST_TARGET_DIR", engine_dir / "target")
 cargo_home := env("CARGO_HOME", env("HOME") / ".cargo")
 cargo_target := env("CARGO_TARGET_DIR", root / "target")
 plugin_out := cargo_target / "packed-plugins"
-# Browser tests (tests/browser) and the UI's vendored htmx, pinned.
-playwright_version := "1.65.1"
-axe_version := "4.11.0"
+# The UI's vendored htmx, pinned. (The end-to-end tests' npm packages are
+# pinned in tests/package.json and tests/package-lock.json.)
 htmx_version := "2.0.11"
 # The plugins shipped in the binary (plugins/NAME, crate floh-plugin-NAME).
 shipped_plugins := "http authifi"
@@ -171,15 +170,20 @@ bench-api connections="64" seconds="10":
     LUA
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
-# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
-# @readme/oas-examples (real public specs), @octokit/openapi (GitHub's REST
-# description, the large real spec), the official MCP SDKs and the MCP
-# Inspector (which needs Node 22: the npm package node@22 provides it), and
-# oidc-provider (the real OAuth 2.0 authorization server of the OAuth tests,
-# tests/oauth/provider.mjs). One npm command, pinned: a second `npm install
-# --no-save` would prune the first.
+# npm packages the end-to-end tests use (Prism, real public specs, GitHub's
+# REST description, Playwright and axe-core, the MCP SDKs and Inspector with
+# node@22, oidc-provider): pinned in tests/package.json and its lockfile and
+# installed with `npm ci`. The lockfile's hash is kept in node_modules, so a
+# warm run with an unchanged lockfile installs nothing.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json && test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json && test -f tests/node_modules/oidc-provider/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @octokit/openapi@23.0.2 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3 oidc-provider@9.13.3
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd {{root}}/tests
+    stamp=node_modules/.floh-package-lock.sha256
+    if ! sha256sum --status --check "$stamp" 2>/dev/null; then
+      npm ci --no-audit --no-fund --loglevel=error
+      sha256sum package-lock.json > "$stamp"
+    fi
     test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The web UI's vendored htmx: refetch the pinned release from npm and fail
