@@ -15,6 +15,16 @@ plugin_out := cargo_target / "packed-plugins"
 # The UI's vendored htmx, pinned. (The end-to-end tests' npm packages are
 # pinned in tests/package.json and tests/package-lock.json.)
 htmx_version := "2.0.11"
+# Supply-chain and fuzzing tools, pinned, installed outside the clone.
+tools := env("FLOH_TOOLS_DIR", env("HOME") / ".cache/floh/tools")
+cargo_fuzz_version := "0.13.2"
+cargo_deny_version := "0.20.2"
+# Fuzz builds use nightly and instrumentation: a target dir of their own,
+# so they never thrash the stable build cache.
+fuzz_target_dir := env("FLOH_FUZZ_TARGET_DIR", env("HOME") / ".cache/floh/fuzz-target")
+# Corpora grow run after run; outside the clone, never committed.
+fuzz_corpus := env("FLOH_FUZZ_CORPUS", env("HOME") / ".cache/floh/fuzz-corpus")
+fuzz_targets := "oas_import agent_frames definition_checks host_imports"
 # The plugins shipped in the binary (plugins/NAME, crate floh-plugin-NAME).
 shipped_plugins := "http authifi"
 
@@ -206,5 +216,67 @@ contract-deps:
 contract: contract-deps
     FLOH_REQUIRE_NPM_TESTS=1 cargo test -p floh-e2e --test e2e contract -- --nocapture
 
+# cargo-fuzz and cargo-deny, pinned, into the tools cache (only when missing).
+supply-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for tool in cargo-fuzz@{{cargo_fuzz_version}} cargo-deny@{{cargo_deny_version}}; do
+      name=${tool%@*} version=${tool#*@}
+      if ! "{{tools}}/bin/$name" --version 2>/dev/null | grep -qxF "$name $version"; then
+        cargo install --locked --quiet --root "{{tools}}" "$tool"
+      fi
+    done
+
+# Fuzz TARGET (all of them when empty) for SECONDS each: nightly with
+# cargo-fuzz, no sanitizer (the host forbids unsafe code; panics, hangs and
+# runaway memory are what we look for, and ASan would double the build and
+# halve the speed). New inputs go to the corpus cache, crashes to
+# host/fuzz/artifacts/TARGET/; the committed seeds are read too.
+fuzz target="" seconds="300": supply-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! rustup toolchain list | grep -q '^nightly'; then
+      echo "FUZZING NEEDS A NIGHTLY TOOLCHAIN, AND NONE IS INSTALLED: rustup toolchain install nightly" >&2
+      exit 1
+    fi
+    export PATH="{{tools}}/bin:$PATH" CARGO_TARGET_DIR="{{fuzz_target_dir}}"
+    cd {{root}}/host
+    cargo +nightly fuzz build -s none
+    for name in {{ if target == "" { fuzz_targets } else { target } }}; do
+      mkdir -p "{{fuzz_corpus}}/$name"
+      dict=(); [ -f "fuzz/dicts/$name.dict" ] && dict=("-dict=fuzz/dicts/$name.dict")
+      echo "fuzzing $name for {{seconds}} s"
+      cargo +nightly fuzz run -s none "$name" "{{fuzz_corpus}}/$name" "fuzz/seeds/$name" -- \
+        -max_total_time={{seconds}} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "${dict[@]}"
+    done
+
+# Supply chain: licences, duplicate majors, sources (.ci/deny.toml), and
+# RustSec advisories when the database can be fetched (from GitHub; or from
+# a local clone named by FLOH_ADVISORY_DB, e.g. an internal mirror).
+deny: supply-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export PATH="{{tools}}/bin:$PATH"
+    cd {{root}}
+    cargo deny --config .ci/deny.toml check bans licenses sources
+    if [ -n "${FLOH_ADVISORY_DB:-}" ]; then
+      # cargo-deny reads an offline database from a folder named after the
+      # default URL's hash (fixed for the pinned cargo-deny).
+      work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+      git clone --quiet "$FLOH_ADVISORY_DB" "$work/dbs/advisory-db-3157b0e258782691"
+      echo "advisories: the database from $FLOH_ADVISORY_DB ($(git -C "$work/dbs/advisory-db-3157b0e258782691" log -1 --format=%cs))"
+      sed "s|^\[advisories\]|[advisories]\ndb-path = \"$work/dbs\"|" .ci/deny.toml > "$work/deny.toml"
+      cargo deny --offline --config "$work/deny.toml" check advisories
+    elif timeout 120 cargo deny --config .ci/deny.toml fetch db; then
+      cargo deny --config .ci/deny.toml check advisories
+    else
+      echo "################################################################" >&2
+      echo "# ADVISORIES NOT CHECKED: the RustSec database could not be     #" >&2
+      echo "# fetched. Known vulnerabilities in dependencies are NOT ruled  #" >&2
+      echo "# out by this run. Set FLOH_ADVISORY_DB to a local clone of     #" >&2
+      echo "# rustsec/advisory-db to check offline.                         #" >&2
+      echo "################################################################" >&2
+    fi
+
 # Everything CI does.
-ci: check-guests check-ui-editor e2e-deps lint test
+ci: check-guests check-ui-editor e2e-deps lint deny test

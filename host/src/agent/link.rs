@@ -25,12 +25,44 @@ pub(super) const FATAL_CODES: &[&str] = &["INVALID_TOKEN", "TOKEN_REVOKED", "TOK
 pub(super) struct Link {
     /// Runs the commands.
     pub runner: Arc<CommandRunner>,
+    /// The heartbeat and in-flight limit the server set.
+    pub terms: ServerTerms,
+    /// How long a stop waits for commands in flight.
+    pub drain: Duration,
+}
+
+/// What the server's `registered` answer sets for the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ServerTerms {
     /// The server's ping period; three silent periods end the connection.
     pub heartbeat: Duration,
     /// Commands run at once, at most (the server's limit).
     pub max_in_flight: usize,
-    /// How long a stop waits for commands in flight.
-    pub drain: Duration,
+}
+
+impl ServerTerms {
+    /// The terms of a `registered` answer.
+    pub fn new(heartbeat_seconds: u64, max_in_flight: usize) -> Self {
+        Self {
+            heartbeat: Duration::from_secs(heartbeat_seconds.max(1)),
+            max_in_flight: max_in_flight.max(1),
+        }
+    }
+
+    /// The slots commands wait for.
+    pub fn slots(&self) -> Semaphore {
+        Semaphore::new(self.max_in_flight)
+    }
+
+    /// How long the server may stay silent before the connection is dropped.
+    pub fn silence_limit(&self) -> Duration {
+        self.heartbeat * 3
+    }
+
+    /// How often the silence is checked.
+    pub fn watchdog_period(&self) -> Duration {
+        self.heartbeat.min(Duration::from_secs(1))
+    }
 }
 
 impl Link {
@@ -43,12 +75,12 @@ impl Link {
     ) -> anyhow::Result<Ended> {
         let lost = Ok(Ended::Lost { registered: true });
         let (answers, mut answered) = mpsc::unbounded_channel::<String>();
-        let slots = Arc::new(Semaphore::new(self.max_in_flight));
+        let slots = Arc::new(self.terms.slots());
         // Counted from receipt to answer (decremented before the answer is
         // queued, so the last answer finds it at zero).
         let in_flight = Arc::new(AtomicUsize::new(0));
         let mut last_seen = Instant::now();
-        let mut watchdog = tokio::time::interval(self.heartbeat.min(Duration::from_secs(1)));
+        let mut watchdog = tokio::time::interval(self.terms.watchdog_period());
         let mut drain_until: Option<Instant> = None;
         let stopping = stopped(stop);
         tokio::pin!(stopping);
@@ -139,7 +171,7 @@ impl Link {
                     drain_until = Some(Instant::now() + self.drain);
                 }
                 _ = watchdog.tick() => {
-                    if last_seen.elapsed() > self.heartbeat * 3 {
+                    if last_seen.elapsed() > self.terms.silence_limit() {
                         tracing::warn!("the server has been silent for three heartbeats");
                         close(&mut socket, CloseCode::Away, "server silent").await;
                         return lost;
