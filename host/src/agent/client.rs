@@ -324,6 +324,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_registered_answer_with_huge_numbers_is_clamped_not_a_panic() {
+        let frame = r#"{"type":"registered","serverVersion":"x","heartbeatSeconds":18446744073709551615,"maxInFlight":18446744073709551615}"#;
+        let terms = read_registered(frame).expect("no error").expect("terms");
+        assert_eq!(terms.max_in_flight, super::super::link::MAX_IN_FLIGHT);
+        let _ = terms.slots();
+        let _ = terms.silence_limit();
+    }
+
+    #[test]
     fn server_urls_become_the_agent_endpoint() {
         assert_eq!(
             agent_url("wss://floh.example.com").expect("test"),

@@ -40,12 +40,20 @@ pub(super) struct ServerTerms {
     pub max_in_flight: usize,
 }
 
+/// The longest heartbeat an agent honours (the server's default is 10 s).
+pub(super) const MAX_HEARTBEAT_SECONDS: u64 = 3_600;
+/// The most commands an agent runs at once, whatever the server allows
+/// (the server's default is 256).
+pub(super) const MAX_IN_FLIGHT: usize = 65_536;
+
 impl ServerTerms {
-    /// The terms of a `registered` answer.
+    /// The terms of a `registered` answer, within what an agent can honour:
+    /// a server is not trusted to send numbers its semaphore and clock can
+    /// hold (a huge in-flight limit or heartbeat used to panic the agent).
     pub fn new(heartbeat_seconds: u64, max_in_flight: usize) -> Self {
         Self {
-            heartbeat: Duration::from_secs(heartbeat_seconds.max(1)),
-            max_in_flight: max_in_flight.max(1),
+            heartbeat: Duration::from_secs(heartbeat_seconds.clamp(1, MAX_HEARTBEAT_SECONDS)),
+            max_in_flight: max_in_flight.clamp(1, MAX_IN_FLIGHT),
         }
     }
 
@@ -56,7 +64,7 @@ impl ServerTerms {
 
     /// How long the server may stay silent before the connection is dropped.
     pub fn silence_limit(&self) -> Duration {
-        self.heartbeat * 3
+        self.heartbeat.saturating_mul(3)
     }
 
     /// How often the silence is checked.
@@ -188,4 +196,29 @@ async fn close(socket: &mut Socket, code: CloseCode, reason: &str) {
         reason: reason.into(),
     };
     let _ = socket.close(Some(frame)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_sending_huge_terms_does_not_panic_the_agent() {
+        let terms = ServerTerms::new(u64::MAX, usize::MAX);
+        assert_eq!(terms.max_in_flight, MAX_IN_FLIGHT);
+        assert_eq!(terms.slots().available_permits(), MAX_IN_FLIGHT);
+        assert_eq!(terms.heartbeat, Duration::from_secs(MAX_HEARTBEAT_SECONDS));
+        assert_eq!(
+            terms.silence_limit(),
+            Duration::from_secs(3 * MAX_HEARTBEAT_SECONDS)
+        );
+    }
+
+    #[test]
+    fn zero_terms_become_the_smallest_workable_ones() {
+        let terms = ServerTerms::new(0, 0);
+        assert_eq!(terms.heartbeat, Duration::from_secs(1));
+        assert_eq!(terms.max_in_flight, 1);
+        assert_eq!(terms.watchdog_period(), Duration::from_secs(1));
+    }
 }
