@@ -279,4 +279,4 @@ deny: supply-tools
     fi
 
 # Everything CI does.
-ci: check-guests check-ui-editor e2e-deps lint deny test
+ci: check-guests check-ui-editor e2e-deps lint deny test (fuzz "" "20")
