@@ -244,9 +244,11 @@ fuzz target="" seconds="300": supply-tools
     cargo +nightly fuzz build -s none
     for name in {{ if target == "" { fuzz_targets } else { target } }}; do
       mkdir -p "{{fuzz_corpus}}/$name"
+      # Committed seeds and dictionaries, where a target has them.
+      seeds=(); [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
       dict=(); [ -f "fuzz/dicts/$name.dict" ] && dict=("-dict=fuzz/dicts/$name.dict")
       echo "fuzzing $name for {{seconds}} s"
-      cargo +nightly fuzz run -s none "$name" "{{fuzz_corpus}}/$name" "fuzz/seeds/$name" -- \
+      cargo +nightly fuzz run -s none "$name" "{{fuzz_corpus}}/$name" "${seeds[@]}" -- \
         -max_total_time={{seconds}} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "${dict[@]}"
     done
 
