@@ -12,10 +12,19 @@ engine_target := env("FLOH_GUEST_TARGET_DIR", engine_dir / "target")
 cargo_home := env("CARGO_HOME", env("HOME") / ".cargo")
 cargo_target := env("CARGO_TARGET_DIR", root / "target")
 plugin_out := cargo_target / "packed-plugins"
-# Browser tests (tests/browser) and the UI's vendored htmx, pinned.
-playwright_version := "1.65.1"
-axe_version := "4.11.0"
+# The UI's vendored htmx, pinned. (The end-to-end tests' npm packages are
+# pinned in tests/package.json and tests/package-lock.json.)
 htmx_version := "2.0.11"
+# Supply-chain and fuzzing tools, pinned, installed outside the clone.
+tools := env("FLOH_TOOLS_DIR", env("HOME") / ".cache/floh/tools")
+cargo_fuzz_version := "0.13.2"
+cargo_deny_version := "0.20.2"
+# Fuzz builds use nightly and instrumentation: a target dir of their own,
+# so they never thrash the stable build cache.
+fuzz_target_dir := env("FLOH_FUZZ_TARGET_DIR", env("HOME") / ".cache/floh/fuzz-target")
+# Corpora grow run after run; outside the clone, never committed.
+fuzz_corpus := env("FLOH_FUZZ_CORPUS", env("HOME") / ".cache/floh/fuzz-corpus")
+fuzz_targets := "oas_import agent_frames definition_checks host_imports"
 # The plugins shipped in the binary (plugins/NAME, crate floh-plugin-NAME).
 shipped_plugins := "http authifi"
 
@@ -178,15 +187,20 @@ bench-api connections="64" seconds="10":
     LUA
     wrk -t1 -c{{connections}} -d{{seconds}}s -s "$data/post.lua" --latency "$url/api/connectors/ping/execute"
 
-# npm packages the end-to-end tests use: Prism (a validating OpenAPI mock),
-# @readme/oas-examples (real public specs), @octokit/openapi (GitHub's REST
-# description, the large real spec), the official MCP SDKs and the MCP
-# Inspector (which needs Node 22: the npm package node@22 provides it), and
-# oidc-provider (the real OAuth 2.0 authorization server of the OAuth tests,
-# tests/oauth/provider.mjs). One npm command, pinned: a second `npm install
-# --no-save` would prune the first.
+# npm packages the end-to-end tests use (Prism, real public specs, GitHub's
+# REST description, Playwright and axe-core, the MCP SDKs and Inspector with
+# node@22, oidc-provider): pinned in tests/package.json and its lockfile and
+# installed with `npm ci`. The lockfile's hash is kept in node_modules, so a
+# warm run with an unchanged lockfile installs nothing.
 e2e-deps:
-    test -x tests/node_modules/.bin/prism && test -f tests/node_modules/playwright-core/package.json && test -f tests/node_modules/axe-core/axe.min.js && test -f tests/node_modules/@modelcontextprotocol/sdk/package.json && test -f tests/node_modules/@modelcontextprotocol/inspector/package.json && test -f tests/node_modules/@octokit/openapi/generated/api.github.com.json && test -f tests/node_modules/oidc-provider/package.json || npm install --no-save --no-package-lock --no-audit --no-fund --prefix tests @stoplight/prism-cli@5 @readme/oas-examples@8 @octokit/openapi@23.0.2 playwright-core@{{playwright_version}} axe-core@{{axe_version}} @modelcontextprotocol/sdk@1.32.2 @modelcontextprotocol/client@2.4.0 @modelcontextprotocol/inspector@2.12.0 node@22.23.3 oidc-provider@9.13.3
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cd {{root}}/tests
+    stamp=node_modules/.floh-package-lock.sha256
+    if ! sha256sum --status --check "$stamp" 2>/dev/null; then
+      npm ci --no-audit --no-fund --loglevel=error
+      sha256sum package-lock.json > "$stamp"
+    fi
     test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium)
 
 # The web UI's vendored htmx: refetch the pinned release from npm and fail
@@ -209,5 +223,69 @@ contract-deps:
 contract: contract-deps
     FLOH_REQUIRE_NPM_TESTS=1 cargo test -p floh-e2e --test e2e contract -- --nocapture
 
+# cargo-fuzz and cargo-deny, pinned, into the tools cache (only when missing).
+supply-tools:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    for tool in cargo-fuzz@{{cargo_fuzz_version}} cargo-deny@{{cargo_deny_version}}; do
+      name=${tool%@*} version=${tool#*@}
+      if ! "{{tools}}/bin/$name" --version 2>/dev/null | grep -qxF "$name $version"; then
+        cargo install --locked --quiet --root "{{tools}}" "$tool"
+      fi
+    done
+
+# Fuzz TARGET (all of them when empty) for SECONDS each: nightly with
+# cargo-fuzz, no sanitizer (the host forbids unsafe code; panics, hangs and
+# runaway memory are what we look for, and ASan would double the build and
+# halve the speed). New inputs go to the corpus cache, crashes to
+# host/fuzz/artifacts/TARGET/; the committed seeds are read too.
+fuzz target="" seconds="300": supply-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! rustup toolchain list | grep -q '^nightly'; then
+      echo "FUZZING NEEDS A NIGHTLY TOOLCHAIN, AND NONE IS INSTALLED: rustup toolchain install nightly" >&2
+      exit 1
+    fi
+    export PATH="{{tools}}/bin:$PATH" CARGO_TARGET_DIR="{{fuzz_target_dir}}"
+    cd {{root}}/host
+    cargo +nightly fuzz build -s none
+    for name in {{ if target == "" { fuzz_targets } else { target } }}; do
+      mkdir -p "{{fuzz_corpus}}/$name"
+      # Committed seeds and dictionaries, where a target has them.
+      seeds=(); [ -d "fuzz/seeds/$name" ] && seeds=("fuzz/seeds/$name")
+      dict=(); [ -f "fuzz/dicts/$name.dict" ] && dict=("-dict=fuzz/dicts/$name.dict")
+      echo "fuzzing $name for {{seconds}} s"
+      cargo +nightly fuzz run -s none "$name" "{{fuzz_corpus}}/$name" "${seeds[@]}" -- \
+        -max_total_time={{seconds}} -timeout=10 -rss_limit_mb=4096 -print_final_stats=1 "${dict[@]}"
+    done
+
+# Supply chain: licences, duplicate majors, sources (.ci/deny.toml), and
+# RustSec advisories when the database can be fetched (from GitHub; or from
+# a local clone named by FLOH_ADVISORY_DB, e.g. an internal mirror).
+deny: supply-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export PATH="{{tools}}/bin:$PATH"
+    cd {{root}}
+    cargo deny --config .ci/deny.toml check bans licenses sources
+    if [ -n "${FLOH_ADVISORY_DB:-}" ]; then
+      # cargo-deny reads an offline database from a folder named after the
+      # default URL's hash (fixed for the pinned cargo-deny).
+      work=$(mktemp -d); trap 'rm -rf "$work"' EXIT
+      git clone --quiet "$FLOH_ADVISORY_DB" "$work/dbs/advisory-db-3157b0e258782691"
+      echo "advisories: the database from $FLOH_ADVISORY_DB ($(git -C "$work/dbs/advisory-db-3157b0e258782691" log -1 --format=%cs))"
+      sed "s|^\[advisories\]|[advisories]\ndb-path = \"$work/dbs\"|" .ci/deny.toml > "$work/deny.toml"
+      cargo deny --offline --config "$work/deny.toml" check advisories
+    elif timeout 120 cargo deny --config .ci/deny.toml fetch db; then
+      cargo deny --config .ci/deny.toml check advisories
+    else
+      echo "################################################################" >&2
+      echo "# ADVISORIES NOT CHECKED: the RustSec database could not be     #" >&2
+      echo "# fetched. Known vulnerabilities in dependencies are NOT ruled  #" >&2
+      echo "# out by this run. Set FLOH_ADVISORY_DB to a local clone of     #" >&2
+      echo "# rustsec/advisory-db to check offline.                         #" >&2
+      echo "################################################################" >&2
+    fi
+
 # Everything CI does.
-ci: check-guests check-ui-editor e2e-deps lint test
+ci: check-guests check-ui-editor e2e-deps lint deny test (fuzz "" "20")

@@ -17,7 +17,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::keys::AgentKey;
-use super::link::{FATAL_CODES, Link};
+use super::link::{FATAL_CODES, Link, ServerTerms};
 use super::protocol::{Registration, ServerMessage};
 use super::runner::CommandRunner;
 use crate::connectors::TypeRegistry;
@@ -161,29 +161,28 @@ async fn connection(
         accepted = register(url, options, runner, connector) => accepted?,
         _ = stopped(stop.clone()) => return Ok(Ended::Stopped),
     };
-    let Some((socket, heartbeat, max_in_flight)) = accepted else {
+    let Some((socket, terms)) = accepted else {
         return Ok(Ended::Lost { registered: false });
     };
     tracing::info!(%url, "registered");
     println!("floh agent registered with {url}");
     let link = Link {
         runner: runner.clone(),
-        heartbeat,
-        max_in_flight,
+        terms,
         drain: options.drain,
     };
     // Once registered, a stop drains instead of dropping the connection.
     link.serve(socket, stop).await
 }
 
-/// Connect and register: the socket, heartbeat and in-flight limit; `None`
+/// Connect and register: the socket and the server's terms; `None`
 /// to retry later; an error when the server refuses the token.
 async fn register(
     url: &str,
     options: &AgentOptions,
     runner: &Arc<CommandRunner>,
     connector: Option<Connector>,
-) -> anyhow::Result<Option<(Socket, Duration, usize)>> {
+) -> anyhow::Result<Option<(Socket, ServerTerms)>> {
     let config = WebSocketConfig::default().max_message_size(Some(MAX_SERVER_MESSAGE_BYTES));
     let mut socket =
         match tokio_tungstenite::connect_async_tls_with_config(url, Some(config), true, connector)
@@ -207,28 +206,29 @@ async fn register(
     if socket.send(Message::Text(text.into())).await.is_err() {
         return Ok(None);
     }
-    Ok(registered(&mut socket)
-        .await?
-        .map(|(heartbeat, max_in_flight)| (socket, heartbeat, max_in_flight)))
+    Ok(registered(&mut socket).await?.map(|terms| (socket, terms)))
 }
 
 /// Wait for the server's answer to the registration: the heartbeat and
 /// in-flight limit, `None` to retry, or an error that ends the agent.
-async fn registered(socket: &mut Socket) -> anyhow::Result<Option<(Duration, usize)>> {
+async fn registered(socket: &mut Socket) -> anyhow::Result<Option<ServerTerms>> {
     let answer = tokio::time::timeout(Duration::from_secs(30), socket.next()).await;
     let Ok(Some(Ok(Message::Text(text)))) = answer else {
         tracing::warn!("the server closed the connection without answering the registration");
         return Ok(None);
     };
-    match serde_json::from_str::<ServerMessage>(&text) {
+    read_registered(&text)
+}
+
+/// The server's answer to the registration, read: its terms, `None` to
+/// retry, or an error that ends the agent.
+pub(super) fn read_registered(text: &str) -> anyhow::Result<Option<ServerTerms>> {
+    match serde_json::from_str::<ServerMessage>(text) {
         Ok(ServerMessage::Registered {
             heartbeat_seconds,
             max_in_flight,
             ..
-        }) => Ok(Some((
-            Duration::from_secs(heartbeat_seconds.max(1)),
-            max_in_flight.max(1),
-        ))),
+        }) => Ok(Some(ServerTerms::new(heartbeat_seconds, max_in_flight))),
         Ok(ServerMessage::Error { code, message }) if FATAL_CODES.contains(&code.as_str()) => {
             anyhow::bail!("the server refused this agent: {code}: {message}")
         }
@@ -322,6 +322,15 @@ impl Backoff {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_registered_answer_with_huge_numbers_is_clamped_not_a_panic() {
+        let frame = r#"{"type":"registered","serverVersion":"x","heartbeatSeconds":18446744073709551615,"maxInFlight":18446744073709551615}"#;
+        let terms = read_registered(frame).expect("no error").expect("terms");
+        assert_eq!(terms.max_in_flight, super::super::link::MAX_IN_FLIGHT);
+        let _ = terms.slots();
+        let _ = terms.silence_limit();
+    }
 
     #[test]
     fn server_urls_become_the_agent_endpoint() {

@@ -11,6 +11,7 @@ use super::protocol::{AgentCommand, AgentResponse};
 use super::seal;
 use super::session::{DispatchError, Slot};
 use crate::model::{ConfigSchema, ExecutionModel};
+use crate::redact::SecretRedactor;
 use crate::runtime::script_internals::redact_outcome;
 use crate::runtime::{ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation};
 use crate::store::ConnectorRecord;
@@ -74,15 +75,22 @@ pub async fn execute(
         Ok(response) => from_response(response, invocation, &agent),
         Err(error) => Execution::failed(error),
     };
-    // The agent masks secrets itself; the server does it again, since the
-    // agent runs on someone else's machine.
     Execution {
-        outcome: redact_outcome(execution.outcome, &context.redactor),
+        duration: started.elapsed(),
+        ..masked_again(execution, &context.redactor)
+    }
+}
+
+/// The agent masks secrets itself; the server does it again, since the
+/// agent runs on someone else's machine.
+pub(super) fn masked_again(execution: Execution, redactor: &SecretRedactor) -> Execution {
+    Execution {
+        outcome: redact_outcome(execution.outcome, redactor),
         logs: execution
             .logs
             .into_iter()
             .map(|mut entry| {
-                entry.message = context.redactor.redact(&entry.message).into_owned();
+                entry.message = redactor.redact(&entry.message).into_owned();
                 entry
             })
             .collect(),
@@ -90,11 +98,11 @@ pub async fn execute(
             .http_calls
             .into_iter()
             .map(|mut call| {
-                call.redact(&context.redactor);
+                call.redact(redactor);
                 call
             })
             .collect(),
-        duration: started.elapsed(),
+        duration: execution.duration,
     }
 }
 
@@ -153,7 +161,11 @@ fn command_for(
     }
 }
 
-fn from_response(response: AgentResponse, invocation: &Invocation, agent: &str) -> Execution {
+pub(super) fn from_response(
+    response: AgentResponse,
+    invocation: &Invocation,
+    agent: &str,
+) -> Execution {
     let outcome = match response.error_code {
         None => Ok(ConnectorResult {
             success: response.success,

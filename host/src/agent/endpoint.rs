@@ -66,7 +66,7 @@ struct Registered {
 }
 
 /// A refusal: an `error` message, then a close frame.
-struct Refusal {
+pub(super) struct Refusal {
     close_code: u16,
     code: &'static str,
     message: String,
@@ -331,7 +331,7 @@ impl Connection {
     }
 }
 
-fn check_identity(registration: &Registration) -> Result<(), Refusal> {
+pub(super) fn check_identity(registration: &Registration) -> Result<(), Refusal> {
     let id_ok = !registration.agent_id.is_empty()
         && registration.agent_id.chars().count() <= MAX_ID_CHARS
         && registration

@@ -25,12 +25,52 @@ pub(super) const FATAL_CODES: &[&str] = &["INVALID_TOKEN", "TOKEN_REVOKED", "TOK
 pub(super) struct Link {
     /// Runs the commands.
     pub runner: Arc<CommandRunner>,
+    /// The heartbeat and in-flight limit the server set.
+    pub terms: ServerTerms,
+    /// How long a stop waits for commands in flight.
+    pub drain: Duration,
+}
+
+/// What the server's `registered` answer sets for the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct ServerTerms {
     /// The server's ping period; three silent periods end the connection.
     pub heartbeat: Duration,
     /// Commands run at once, at most (the server's limit).
     pub max_in_flight: usize,
-    /// How long a stop waits for commands in flight.
-    pub drain: Duration,
+}
+
+/// The longest heartbeat an agent honours (the server's default is 10 s).
+pub(super) const MAX_HEARTBEAT_SECONDS: u64 = 3_600;
+/// The most commands an agent runs at once, whatever the server allows
+/// (the server's default is 256).
+pub(super) const MAX_IN_FLIGHT: usize = 65_536;
+
+impl ServerTerms {
+    /// The terms of a `registered` answer, within what an agent can honour:
+    /// a server is not trusted to send numbers its semaphore and clock can
+    /// hold (a huge in-flight limit or heartbeat used to panic the agent).
+    pub fn new(heartbeat_seconds: u64, max_in_flight: usize) -> Self {
+        Self {
+            heartbeat: Duration::from_secs(heartbeat_seconds.clamp(1, MAX_HEARTBEAT_SECONDS)),
+            max_in_flight: max_in_flight.clamp(1, MAX_IN_FLIGHT),
+        }
+    }
+
+    /// The slots commands wait for.
+    pub fn slots(&self) -> Semaphore {
+        Semaphore::new(self.max_in_flight)
+    }
+
+    /// How long the server may stay silent before the connection is dropped.
+    pub fn silence_limit(&self) -> Duration {
+        self.heartbeat.saturating_mul(3)
+    }
+
+    /// How often the silence is checked.
+    pub fn watchdog_period(&self) -> Duration {
+        self.heartbeat.min(Duration::from_secs(1))
+    }
 }
 
 impl Link {
@@ -43,12 +83,12 @@ impl Link {
     ) -> anyhow::Result<Ended> {
         let lost = Ok(Ended::Lost { registered: true });
         let (answers, mut answered) = mpsc::unbounded_channel::<String>();
-        let slots = Arc::new(Semaphore::new(self.max_in_flight));
+        let slots = Arc::new(self.terms.slots());
         // Counted from receipt to answer (decremented before the answer is
         // queued, so the last answer finds it at zero).
         let in_flight = Arc::new(AtomicUsize::new(0));
         let mut last_seen = Instant::now();
-        let mut watchdog = tokio::time::interval(self.heartbeat.min(Duration::from_secs(1)));
+        let mut watchdog = tokio::time::interval(self.terms.watchdog_period());
         let mut drain_until: Option<Instant> = None;
         let stopping = stopped(stop);
         tokio::pin!(stopping);
@@ -139,7 +179,7 @@ impl Link {
                     drain_until = Some(Instant::now() + self.drain);
                 }
                 _ = watchdog.tick() => {
-                    if last_seen.elapsed() > self.heartbeat * 3 {
+                    if last_seen.elapsed() > self.terms.silence_limit() {
                         tracing::warn!("the server has been silent for three heartbeats");
                         close(&mut socket, CloseCode::Away, "server silent").await;
                         return lost;
@@ -156,4 +196,29 @@ async fn close(socket: &mut Socket, code: CloseCode, reason: &str) {
         reason: reason.into(),
     };
     let _ = socket.close(Some(frame)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_sending_huge_terms_does_not_panic_the_agent() {
+        let terms = ServerTerms::new(u64::MAX, usize::MAX);
+        assert_eq!(terms.max_in_flight, MAX_IN_FLIGHT);
+        assert_eq!(terms.slots().available_permits(), MAX_IN_FLIGHT);
+        assert_eq!(terms.heartbeat, Duration::from_secs(MAX_HEARTBEAT_SECONDS));
+        assert_eq!(
+            terms.silence_limit(),
+            Duration::from_secs(3 * MAX_HEARTBEAT_SECONDS)
+        );
+    }
+
+    #[test]
+    fn zero_terms_become_the_smallest_workable_ones() {
+        let terms = ServerTerms::new(0, 0);
+        assert_eq!(terms.heartbeat, Duration::from_secs(1));
+        assert_eq!(terms.max_in_flight, 1);
+        assert_eq!(terms.watchdog_period(), Duration::from_secs(1));
+    }
 }

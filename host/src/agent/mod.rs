@@ -19,6 +19,9 @@ pub mod args;
 pub mod client;
 pub mod dispatch;
 pub mod endpoint;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod hub;
 pub mod keys;
 mod link;

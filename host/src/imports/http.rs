@@ -69,6 +69,51 @@ pub struct HttpImport {
     renewed: Option<(String, String)>,
 }
 
+/// A request that passed [`HttpImport::admit`].
+struct Admitted {
+    url: Url,
+    method: reqwest::Method,
+    headers: HeaderMap,
+    body: Option<Vec<u8>>,
+}
+
+impl Admitted {
+    /// Follow a redirect to `location`: a 303, or a 301/302 after a POST,
+    /// becomes a GET without a body; credentials stay with their origin.
+    fn redirect(
+        &mut self,
+        status: reqwest::StatusCode,
+        location: &HeaderValue,
+    ) -> Result<(), HttpError> {
+        let next = location
+            .to_str()
+            .ok()
+            .and_then(|location| self.url.join(location).ok())
+            .ok_or_else(|| {
+                HttpError::InvalidRequest("a redirect has an invalid Location".into())
+            })?;
+        let method_becomes_get = status == reqwest::StatusCode::SEE_OTHER
+            || (matches!(status.as_u16(), 301 | 302) && self.method == reqwest::Method::POST);
+        if method_becomes_get {
+            self.method = reqwest::Method::GET;
+            self.body = None;
+            self.headers.remove(header::CONTENT_TYPE);
+            self.headers.remove(header::CONTENT_LENGTH);
+        }
+        if next.origin() != self.url.origin() {
+            for name in [
+                header::AUTHORIZATION,
+                header::COOKIE,
+                header::PROXY_AUTHORIZATION,
+            ] {
+                self.headers.remove(name);
+            }
+        }
+        self.url = next;
+        Ok(())
+    }
+}
+
 /// One hop as sent, for its record.
 struct Sent<'a> {
     method: &'a reqwest::Method,
@@ -170,29 +215,18 @@ impl HttpImport {
             )));
         }
         self.requests += 1;
-        let mut url = Url::parse(&request.url).map_err(|error| {
-            HttpError::InvalidRequest(format!(
-                "`{}` is not an absolute URL: {error}",
-                self.redactor.redact(&request.url)
-            ))
-        })?;
-        let mut method = reqwest_method(request.method);
-        let mut headers = header_map(&request.headers)?;
-        let mut body = request.body;
+        let mut hop = self.admit(request)?;
         let mut hops = 0;
-        if let Some(body) = &body {
-            self.learn(body, headers.get(header::CONTENT_TYPE));
-        }
         loop {
-            self.check_destination(&url)?;
+            self.check_destination(&hop.url)?;
             let sent = Sent {
-                method: &method,
-                url: &url,
-                headers: &headers,
-                body: body.as_deref(),
+                method: &hop.method,
+                url: &hop.url,
+                headers: &hop.headers,
+                body: hop.body.as_deref(),
                 started: Instant::now(),
             };
-            let response = self.send_once(&method, &url, &headers, body.as_ref()).await;
+            let response = self.send_once(&hop).await;
             let response = match response {
                 Ok(response) => response,
                 Err(error) => {
@@ -220,31 +254,7 @@ impl HttpImport {
                     )));
                 }
                 hops += 1;
-                let next = location
-                    .to_str()
-                    .ok()
-                    .and_then(|location| url.join(location).ok())
-                    .ok_or_else(|| {
-                        HttpError::InvalidRequest("a redirect has an invalid Location".into())
-                    })?;
-                let method_becomes_get = status == reqwest::StatusCode::SEE_OTHER
-                    || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST);
-                if method_becomes_get {
-                    method = reqwest::Method::GET;
-                    body = None;
-                    headers.remove(header::CONTENT_TYPE);
-                    headers.remove(header::CONTENT_LENGTH);
-                }
-                if next.origin() != url.origin() {
-                    for name in [
-                        header::AUTHORIZATION,
-                        header::COOKIE,
-                        header::PROXY_AUTHORIZATION,
-                    ] {
-                        headers.remove(name);
-                    }
-                }
-                url = next;
+                hop.redirect(status, &location)?;
                 continue;
             }
             let response_headers = response.headers().clone();
@@ -270,6 +280,27 @@ impl HttpImport {
             self.record(sent, received);
             return result;
         }
+    }
+
+    /// A guest's request as the host will send it: an absolute URL, a valid
+    /// method and headers; credentials in its body are masked from now on.
+    fn admit(&mut self, request: Request) -> Result<Admitted, HttpError> {
+        let url = Url::parse(&request.url).map_err(|error| {
+            HttpError::InvalidRequest(format!(
+                "`{}` is not an absolute URL: {error}",
+                self.redactor.redact(&request.url)
+            ))
+        })?;
+        let headers = header_map(&request.headers)?;
+        if let Some(body) = &request.body {
+            self.learn(body, headers.get(header::CONTENT_TYPE));
+        }
+        Ok(Admitted {
+            url,
+            method: reqwest_method(request.method),
+            headers,
+            body: request.body,
+        })
     }
 
     /// Mask from now on the credentials in a token request or response.
@@ -300,23 +331,17 @@ impl HttpImport {
             .map_err(|denied| HttpError::Denied(denied.to_string()))
     }
 
-    async fn send_once(
-        &self,
-        method: &reqwest::Method,
-        url: &Url,
-        headers: &HeaderMap,
-        body: Option<&Vec<u8>>,
-    ) -> Result<reqwest::Response, HttpError> {
+    async fn send_once(&self, hop: &Admitted) -> Result<reqwest::Response, HttpError> {
         let remaining = self.deadline.saturating_duration_since(Instant::now());
         if remaining.is_zero() {
             return Err(HttpError::Timeout);
         }
         let mut builder = self
             .client
-            .request(method.clone(), url.clone())
-            .headers(headers.clone())
+            .request(hop.method.clone(), hop.url.clone())
+            .headers(hop.headers.clone())
             .timeout(remaining.min(self.limits.request_timeout));
-        if let Some(body) = body {
+        if let Some(body) = &hop.body {
             builder = builder.body(body.clone());
         }
         builder.send().await.map_err(|error| self.classify(error))
@@ -414,6 +439,114 @@ impl HttpImport {
 impl Host for HttpImport {
     async fn send(&mut self, request: Request) -> wasmtime::Result<Result<Response, HttpError>> {
         Ok(self.request(request).await)
+    }
+}
+
+/// A guest's request and an upstream's answers taken through everything the
+/// import does short of the network: for the fuzz targets (`host/fuzz`),
+/// which feed both hostile.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod offline {
+    use std::sync::LazyLock;
+
+    use super::*;
+
+    /// One upstream answer: a status, headers and a body.
+    pub type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+    /// Never used to send: the import only needs one to exist.
+    static CLIENT: LazyLock<Option<reqwest::Client>> = LazyLock::new(|| {
+        crate::egress::resolver::HttpClients::new(Duration::from_secs(1))
+            .for_policy(&EgressPolicy::nowhere())
+            .ok()
+    });
+
+    /// Admit `request` under `policy`, answer each hop with `answers` in
+    /// order (redirects are followed as on the network, the last answer is
+    /// final), and return the outcome and the recorded calls.
+    pub fn exchange(
+        policy: EgressPolicy,
+        secrets: &[String],
+        request: Request,
+        answers: &[Answer],
+    ) -> (Result<Response, HttpError>, Vec<HttpCall>) {
+        let Some(client) = CLIENT.clone() else {
+            return (Err(HttpError::Timeout), Vec::new());
+        };
+        let redactor = Arc::new(SecretRedactor::new(secrets));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut import = HttpImport::new(client, policy, HttpLimits::default(), deadline, redactor);
+        let result = import.exchange(request, answers);
+        if let Err(error) = &result {
+            import.redactor.redact(&describe(error));
+        }
+        (result, import.into_calls())
+    }
+
+    impl HttpImport {
+        fn exchange(
+            &mut self,
+            request: Request,
+            answers: &[Answer],
+        ) -> Result<Response, HttpError> {
+            let mut hop = self.admit(request)?;
+            let mut answers = answers.iter();
+            let mut hops = 0;
+            loop {
+                self.check_destination(&hop.url)?;
+                let Some((status, pairs, body)) = answers.next() else {
+                    return Err(HttpError::Connection("no answer".into()));
+                };
+                let status = reqwest::StatusCode::from_u16(*status)
+                    .map_err(|_| HttpError::Connection("invalid status".into()))?;
+                // What an upstream can send: any bytes a header may hold.
+                let mut headers = HeaderMap::new();
+                for (name, value) in pairs {
+                    if let (Ok(name), Ok(value)) = (
+                        HeaderName::from_bytes(name.as_bytes()),
+                        HeaderValue::from_bytes(value.as_bytes()),
+                    ) {
+                        headers.append(name, value);
+                    }
+                }
+                let sent = Sent {
+                    method: &hop.method,
+                    url: &hop.url,
+                    headers: &hop.headers,
+                    body: hop.body.as_deref(),
+                    started: Instant::now(),
+                };
+                let location = headers.get(header::LOCATION).cloned();
+                if let (true, Some(location)) = (status.is_redirection(), location) {
+                    let received = Received {
+                        status: Some(status.as_u16()),
+                        headers: Some(&headers),
+                        ..Received::default()
+                    };
+                    self.record(sent, received);
+                    if hops == self.limits.max_redirects {
+                        return Err(HttpError::LimitExceeded("redirects".into()));
+                    }
+                    hops += 1;
+                    hop.redirect(status, &location)?;
+                    continue;
+                }
+                self.learn(body, headers.get(header::CONTENT_TYPE));
+                let received = Received {
+                    status: Some(status.as_u16()),
+                    headers: Some(&headers),
+                    body: Some(body),
+                    error: None,
+                };
+                self.record(sent, received);
+                return Ok(Response {
+                    status: status.as_u16(),
+                    headers: Vec::new(),
+                    body: body.clone(),
+                });
+            }
+        }
     }
 }
 
@@ -666,6 +799,46 @@ mod tests {
                 .and_then(|b| b.text.as_deref()),
             Some("you asked for /echo?access_token=***")
         );
+    }
+
+    #[test]
+    fn offline_exchanges_follow_redirects_as_the_network_path_does() {
+        let token_request = Request {
+            method: Method::Post,
+            url: "https://a.example/token".into(),
+            headers: vec![("authorization".into(), "Bearer s3cret".into())],
+            body: Some(b"grant".to_vec()),
+        };
+        let redirect = (
+            303,
+            vec![("location".into(), "https://b.example/next".into())],
+            Vec::new(),
+        );
+        let answer = (200, Vec::new(), b"ok s3cret".to_vec());
+        let (result, calls) = offline::exchange(
+            EgressPolicy::public_only(),
+            &["s3cret".into()],
+            token_request,
+            &[redirect, answer],
+        );
+        assert!(matches!(&result, Ok(r) if r.status == 200), "{result:?}");
+        let [first, second] = &calls[..] else {
+            panic!("two hops: {calls:?}")
+        };
+        assert_eq!(
+            (first.method.as_str(), second.method.as_str()),
+            ("POST", "GET")
+        );
+        assert!(second.request_headers.is_empty(), "{second:?}");
+        let recorded = serde_json::to_string(&calls).expect("json");
+        assert!(!recorded.contains("s3cret"), "{recorded}");
+        let (refused, _) = offline::exchange(
+            EgressPolicy::public_only(),
+            &[],
+            request("http://10.0.0.1/"),
+            &[],
+        );
+        assert!(matches!(refused, Err(HttpError::Denied(_))), "{refused:?}");
     }
 
     #[tokio::test]

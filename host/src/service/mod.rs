@@ -41,6 +41,9 @@ pub use oauth::{
 };
 pub use openapi::OpenApiImport;
 pub use prepare::{MAX_DEFINITION_BYTES, MAX_OAS_DRAFT_BYTES, MAX_OAS_SCRIPT_BYTES};
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub use prepare::{check_offline, check_update_offline};
 use prepare::{check_patch_size, check_size, compile, regenerate};
 pub use script_update::{ScriptUpdate, ScriptUpdateOutcome};
 pub use view::{ConnectorView, ExecutionResponse, RecentExecution};

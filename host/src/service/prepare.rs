@@ -104,12 +104,7 @@ impl ConnectorService {
         definition: &mut ConnectorDefinition,
         config: Option<&Value>,
     ) -> Result<Option<CompiledScript>, ServiceError> {
-        validate_name(&definition.name).map_err(ServiceError::Invalid)?;
-        for network in &definition.allowed_networks {
-            network
-                .parse::<IpNetwork>()
-                .map_err(|e| ServiceError::Invalid(e.to_string()))?;
-        }
+        check_name_and_networks(definition)?;
         let mut compiled = None;
         match definition.execution_model {
             ExecutionModel::BuiltIn => {
@@ -177,18 +172,9 @@ impl ConnectorService {
         if definition.type_name.is_none() {
             definition.type_name = Some(definition.name.clone());
         }
-        if let Some(settings) = definition
-            .config_schema
-            .as_ref()
-            .and_then(|schema| schema.oauth2.as_ref())
-        {
-            settings.check().map_err(ServiceError::Invalid)?;
-        }
+        check_oauth2(definition)?;
         if let Some(config) = config {
-            let schema = self.schema_of(definition)?;
-            schema
-                .check_config(config, true)
-                .map_err(|e| ServiceError::Invalid(format!("config: {e}")))?;
+            check_config(&self.schema_of(definition)?, config)?;
         }
         Ok(compiled)
     }
@@ -209,6 +195,71 @@ impl ConnectorService {
             .ok()?;
         external::fetch_schema(endpoint, &mut calls).await
     }
+}
+
+/// A definition's name and its allowed networks.
+fn check_name_and_networks(definition: &ConnectorDefinition) -> Result<(), ServiceError> {
+    validate_name(&definition.name).map_err(ServiceError::Invalid)?;
+    for network in &definition.allowed_networks {
+        network
+            .parse::<IpNetwork>()
+            .map_err(|e| ServiceError::Invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// The OAuth2 grant a definition's schema declares, if any.
+fn check_oauth2(definition: &ConnectorDefinition) -> Result<(), ServiceError> {
+    if let Some(settings) = definition
+        .config_schema
+        .as_ref()
+        .and_then(|schema| schema.oauth2.as_ref())
+    {
+        settings.check().map_err(ServiceError::Invalid)?;
+    }
+    Ok(())
+}
+
+/// A complete config against the connector's effective schema.
+fn check_config(schema: &ConfigSchema, config: &Value) -> Result<(), ServiceError> {
+    schema
+        .check_config(config, true)
+        .map_err(|e| ServiceError::Invalid(format!("config: {e}")))
+}
+
+/// What `create` checks of a script, oas or external definition before it
+/// needs the store, the script engine or the network: its size, name and
+/// networks, an `oas` connector's script and schema generated from its
+/// spec, its OAuth2 settings and its config. For the fuzz targets.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn check_offline(mut definition: ConnectorDefinition) -> Result<(), ServiceError> {
+    check_size(&definition)?;
+    let config = definition.config.take();
+    check_name_and_networks(&definition)?;
+    if definition.execution_model == ExecutionModel::Oas && definition.script_source.is_none() {
+        regenerate(&mut definition)?;
+    }
+    check_oauth2(&definition)?;
+    if let Some(config) = config {
+        let schema = definition.config_schema.clone().unwrap_or_default();
+        check_config(&schema.effective(), &config)?;
+    }
+    Ok(())
+}
+
+/// [`check_offline`] for an update of `definition` by `patch`.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub fn check_update_offline(
+    mut definition: ConnectorDefinition,
+    patch: ConnectorPatch,
+) -> Result<(), ServiceError> {
+    check_patch_size(&patch)?;
+    let config = patch.config.clone();
+    patch.apply_to(&mut definition);
+    definition.config = config;
+    check_offline(definition)
 }
 
 /// Generate an `oas` connector's script and schema from its spec.
