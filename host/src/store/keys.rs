@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 
 use super::oauth::{GRANTS, PENDING};
+use super::retired;
 use super::{
     CONNECTORS, ConnectorRecord, META, OAuthGrantRecord, PendingAuthorization, Store, StoreError,
     decode, encode,
@@ -24,8 +25,6 @@ use crate::secrets::sealed_version;
 pub const KEY_CHECK: &str = "secret-key-check";
 /// Later versions' checks: `secret-key-check:v<N>`.
 const KEY_CHECK_PREFIX: &str = "secret-key-check:v";
-/// The retired versions (a JSON array).
-const RETIRED: &str = "retired-key-versions";
 
 /// What kind of value a sealed slot holds (its associated data differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,10 +146,7 @@ impl Store {
         self.blocking(|db| {
             let txn = db.begin_read()?;
             let meta = txn.open_table(META)?;
-            meta.get(RETIRED)?
-                .map(|v| decode(v.value()))
-                .transpose()
-                .map(Option::unwrap_or_default)
+            retired::read(&meta)
         })
         .await
     }
@@ -184,13 +180,7 @@ impl Store {
             }
             {
                 let mut meta = txn.open_table(META)?;
-                let mut retired: BTreeSet<u32> = meta
-                    .get(RETIRED)?
-                    .map(|v| decode(v.value()))
-                    .transpose()?
-                    .unwrap_or_default();
-                retired.insert(version);
-                meta.insert(RETIRED, encode(&retired).as_slice())?;
+                retired::add(&mut meta, version)?;
                 meta.remove(check_key(version).as_str())?;
             }
             txn.commit()?;
@@ -336,22 +326,6 @@ where
             .map_err(StoreError::from)?;
     }
     Ok(stopped)
-}
-
-/// Refuse to write `sealed` when its version was retired (see the module
-/// documentation); called inside every write transaction that stores one.
-pub(super) fn refuse_retired(txn: &WriteTransaction, sealed: &[u8]) -> Result<(), StoreError> {
-    let version = sealed_version(sealed);
-    let meta = txn.open_table(META)?;
-    let retired: BTreeSet<u32> = meta
-        .get(RETIRED)?
-        .map(|v| decode(v.value()))
-        .transpose()?
-        .unwrap_or_default();
-    if retired.contains(&version) {
-        return Err(StoreError::RetiredKey(version));
-    }
-    Ok(())
 }
 
 fn check_key(version: u32) -> String {

@@ -12,6 +12,7 @@ mod keys;
 mod listing;
 mod oauth;
 mod records;
+mod retired;
 mod specs;
 
 use std::path::Path;
@@ -184,7 +185,7 @@ impl Store {
                 }
                 names.insert(name, record.id.as_str())?;
                 if let Some(sealed) = &record.sealed_config {
-                    keys::refuse_retired(&txn, sealed)?;
+                    retired::refuse_retired(&txn, sealed)?;
                 }
                 record.spec_digest = spec.as_ref().map(|s| specs::add_ref(&txn, s)).transpose()?;
                 txn.open_table(CONNECTORS)?
@@ -214,7 +215,7 @@ impl Store {
         self.blocking(move |db| {
             let txn = db.begin_write()?;
             if let Some(sealed) = &record.sealed_config {
-                keys::refuse_retired(&txn, sealed)?;
+                retired::refuse_retired(&txn, sealed)?;
             }
             {
                 let mut names = txn.open_table(NAMES)?;

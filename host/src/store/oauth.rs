@@ -97,7 +97,7 @@ impl Store {
             {
                 return Ok(false);
             }
-            super::keys::refuse_retired(&txn, &record.sealed_tokens)?;
+            super::retired::refuse_retired(&txn, &record.sealed_tokens)?;
             txn.open_table(GRANTS)?
                 .insert(connector_id.as_str(), encode(&record).as_slice())?;
             txn.commit()?;
@@ -116,7 +116,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write()?;
-            super::keys::refuse_retired(&txn, &record.sealed_tokens)?;
+            super::retired::refuse_retired(&txn, &record.sealed_tokens)?;
             {
                 let mut grants = txn.open_table(GRANTS)?;
                 let current = grants
@@ -159,7 +159,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.blocking(move |db| {
             let txn = db.begin_write()?;
-            super::keys::refuse_retired(&txn, &pending.sealed_verifier)?;
+            super::retired::refuse_retired(&txn, &pending.sealed_verifier)?;
             {
                 let mut table = txn.open_table(PENDING)?;
                 table
