@@ -15,6 +15,8 @@ plugin_out := cargo_target / "packed-plugins"
 # The UI's vendored htmx, pinned. (The end-to-end tests' npm packages are
 # pinned in tests/package.json and tests/package-lock.json.)
 htmx_version := "2.0.11"
+# The peer of `just bench-compare` (V8 isolates), pinned.
+workerd_version := "1.20261117.1"
 # Supply-chain and fuzzing tools, pinned, installed outside the clone.
 tools := env("FLOH_TOOLS_DIR", env("HOME") / ".cache/floh/tools")
 cargo_fuzz_version := "0.13.2"
@@ -160,6 +162,18 @@ bench-oas: e2e-deps
 # connectors, on the service in process.
 bench-ops:
     cargo bench -p floh --bench operations
+
+# floh's execute path (trivial, JSON-shaping, a 450-command OpenAPI
+# connector) beside GET /api/health and the JSON-shaping handler in workerd,
+# at 1 and 64 connections, one table from one run (wrk, release binary).
+bench-compare seconds="5":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
+    peers="$HOME/.cache/floh/bench-peers"
+    test -x "$peers/node_modules/.bin/workerd" || npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$peers" workerd@{{workerd_version}}
+    cargo build --quiet --release -p floh
+    python3 {{root}}/host/benches/compare/compare.py {{cargo_target}}/release/floh "$peers/node_modules/.bin/workerd" {{seconds}}
 
 # The API under wrk (a C load generator, so the client takes little of the
 # two cores): POST /api/connectors/:id/execute of a trivial script connector,
