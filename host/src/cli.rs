@@ -12,7 +12,7 @@ pub use operate::{KeyCommand, backup, key};
 
 use std::path::PathBuf;
 
-use anyhow::{Context as _, bail};
+use anyhow::Context as _;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
@@ -181,12 +181,14 @@ impl Client {
         Ok(Self { http, options })
     }
 
-    async fn call(
+    /// Send `method` to `/api{path}` with the token; a transport failure
+    /// names the URL.
+    async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<reqwest::Response> {
         let url = format!("{}/api{path}", self.options.server.trim_end_matches('/'));
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.options.token {
@@ -195,10 +197,19 @@ impl Client {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response = request
+        request
             .send()
             .await
-            .with_context(|| format!("calling {url}"))?;
+            .with_context(|| format!("calling {url}"))
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let response = self.send(method, path, body).await?;
         let status = response.status();
         let text = response.text().await?;
         let value: Value = if text.is_empty() {
@@ -207,14 +218,19 @@ impl Client {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
         if !status.is_success() {
-            let code = value["error"]["code"].as_str().unwrap_or("ERROR");
-            let message = value["error"]["message"]
-                .as_str()
-                .unwrap_or("request failed");
-            bail!("{status} {code}: {message}");
+            return Err(refused(status, &value));
         }
         Ok(value)
     }
+}
+
+/// The one-line error for an API error answer.
+fn refused(status: reqwest::StatusCode, answer: &Value) -> anyhow::Error {
+    let code = answer["error"]["code"].as_str().unwrap_or("ERROR");
+    let message = answer["error"]["message"]
+        .as_str()
+        .unwrap_or("request failed");
+    anyhow::anyhow!("{status} {code}: {message}")
 }
 
 fn print(value: &Value) -> anyhow::Result<()> {

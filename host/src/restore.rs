@@ -107,7 +107,7 @@ async fn check_and_place(
     std::fs::File::open(partial)?.sync_all()?;
     let wrote_key_file = match keys {
         RestoreKeys::File(_) => {
-            write_key_file(&data_dir.join(KEY_FILE), &cipher.key_file_text())?;
+            cipher.create_key_file(&data_dir.join(KEY_FILE))?;
             true
         }
         RestoreKeys::Environment(_) => false,
@@ -115,20 +115,6 @@ async fn check_and_place(
     std::fs::rename(partial, data_dir.join("floh.redb"))?;
     std::fs::File::open(data_dir)?.sync_all()?;
     Ok((checks.keys().copied().collect(), wrote_key_file))
-}
-
-fn write_key_file(path: &Path, text: &str) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("writing {}", path.display()))?;
-    file.write_all(text.as_bytes())?;
-    file.sync_all()?;
-    Ok(())
 }
 
 /// The keys for a restore from `--key-file` or the environment.

@@ -87,25 +87,11 @@ pub async fn backup(options: ClientOptions, file: &Path, force: bool) -> anyhow:
         );
     }
     let client = Client::new(options)?;
-    let url = format!("{}/api/backup", client.options.server.trim_end_matches('/'));
-    let mut request = client.http.post(&url);
-    if let Some(token) = &client.options.token {
-        request = request.bearer_auth(token);
-    }
-    let mut response = request
-        .send()
-        .await
-        .with_context(|| format!("calling {url}"))?;
+    let mut response = client.send(reqwest::Method::POST, "/backup", None).await?;
     if !response.status().is_success() {
         let status = response.status();
-        let value: Value = response.json().await.unwrap_or(Value::Null);
-        bail!(
-            "{status} {}: {}",
-            value["error"]["code"].as_str().unwrap_or("ERROR"),
-            value["error"]["message"]
-                .as_str()
-                .unwrap_or("the backup failed")
-        );
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        return Err(super::refused(status, &answer));
     }
     let header = |name: &str| {
         response

@@ -78,6 +78,17 @@ struct Admitted {
 }
 
 impl Admitted {
+    /// This hop as sent at `started`, for its record.
+    fn sent(&self, started: Instant) -> Sent<'_> {
+        Sent {
+            method: &self.method,
+            url: &self.url,
+            headers: &self.headers,
+            body: self.body.as_deref(),
+            started,
+        }
+    }
+
     /// Follow a redirect to `location`: a 303, or a 301/302 after a POST,
     /// becomes a GET without a body; credentials stay with their origin.
     fn redirect(
@@ -219,13 +230,7 @@ impl HttpImport {
         let mut hops = 0;
         loop {
             self.check_destination(&hop.url)?;
-            let sent = Sent {
-                method: &hop.method,
-                url: &hop.url,
-                headers: &hop.headers,
-                body: hop.body.as_deref(),
-                started: Instant::now(),
-            };
+            let started = Instant::now();
             let response = self.send_once(&hop).await;
             let response = match response {
                 Ok(response) => response,
@@ -234,27 +239,12 @@ impl HttpImport {
                         error: Some(&error),
                         ..Received::default()
                     };
-                    self.record(sent, received);
+                    self.record(hop.sent(started), received);
                     return Err(error);
                 }
             };
             let status = response.status();
-            let location = response.headers().get(header::LOCATION).cloned();
-            if let (true, Some(location)) = (status.is_redirection(), location) {
-                let received = Received {
-                    status: Some(status.as_u16()),
-                    headers: Some(response.headers()),
-                    ..Received::default()
-                };
-                self.record(sent, received);
-                if hops == self.limits.max_redirects {
-                    return Err(HttpError::LimitExceeded(format!(
-                        "more than {} redirects",
-                        self.limits.max_redirects
-                    )));
-                }
-                hops += 1;
-                hop.redirect(status, &location)?;
+            if self.followed_redirect(&mut hop, &mut hops, started, status, response.headers())? {
                 continue;
             }
             let response_headers = response.headers().clone();
@@ -277,9 +267,42 @@ impl HttpImport {
                     error: Some(error),
                 },
             };
-            self.record(sent, received);
+            self.record(hop.sent(started), received);
             return result;
         }
+    }
+
+    /// When `status` and `headers` are a redirect: record the hop, check the
+    /// redirect limit, turn `hop` toward the Location and say `true`.
+    fn followed_redirect(
+        &mut self,
+        hop: &mut Admitted,
+        hops: &mut u8,
+        started: Instant,
+        status: reqwest::StatusCode,
+        headers: &HeaderMap,
+    ) -> Result<bool, HttpError> {
+        let Some(location) = headers
+            .get(header::LOCATION)
+            .filter(|_| status.is_redirection())
+        else {
+            return Ok(false);
+        };
+        let received = Received {
+            status: Some(status.as_u16()),
+            headers: Some(headers),
+            ..Received::default()
+        };
+        self.record(hop.sent(started), received);
+        if *hops == self.limits.max_redirects {
+            return Err(HttpError::LimitExceeded(format!(
+                "more than {} redirects",
+                self.limits.max_redirects
+            )));
+        }
+        *hops += 1;
+        hop.redirect(status, location)?;
+        Ok(true)
     }
 
     /// A guest's request as the host will send it: an absolute URL, a valid
@@ -510,26 +533,8 @@ pub mod offline {
                         headers.append(name, value);
                     }
                 }
-                let sent = Sent {
-                    method: &hop.method,
-                    url: &hop.url,
-                    headers: &hop.headers,
-                    body: hop.body.as_deref(),
-                    started: Instant::now(),
-                };
-                let location = headers.get(header::LOCATION).cloned();
-                if let (true, Some(location)) = (status.is_redirection(), location) {
-                    let received = Received {
-                        status: Some(status.as_u16()),
-                        headers: Some(&headers),
-                        ..Received::default()
-                    };
-                    self.record(sent, received);
-                    if hops == self.limits.max_redirects {
-                        return Err(HttpError::LimitExceeded("redirects".into()));
-                    }
-                    hops += 1;
-                    hop.redirect(status, &location)?;
+                let started = Instant::now();
+                if self.followed_redirect(&mut hop, &mut hops, started, status, &headers)? {
                     continue;
                 }
                 self.learn(body, headers.get(header::CONTENT_TYPE));
@@ -539,7 +544,7 @@ pub mod offline {
                     body: Some(body),
                     error: None,
                 };
-                self.record(sent, received);
+                self.record(hop.sent(started), received);
                 return Ok(Response {
                     status: status.as_u16(),
                     headers: Vec::new(),

@@ -206,10 +206,10 @@ impl ConfigCipher {
         self.read().source.clone()
     }
 
-    /// The key text (the key file's format) for these keys: what a restore
-    /// writes into the new data directory.
-    pub fn key_file_text(&self) -> String {
-        keyring::format(&self.read().bytes())
+    /// Write these keys to a new private key file at `path` (a restore puts
+    /// them into the new data directory); fails if the file exists.
+    pub fn create_key_file(&self, path: &Path) -> Result<(), SecretsError> {
+        keyring::create_file(path, &self.read().bytes())
     }
 
     /// Seal `config` for connector `id` with the active key.

@@ -235,14 +235,18 @@ fn remaining(counts: &BTreeMap<u32, u64>, active: u32) -> u64 {
 pub async fn reconcile_at_start(store: &Store, cipher: &ConfigCipher) -> anyhow::Result<()> {
     let checks = store.key_checks().await?;
     let held = cipher.versions();
+    // Counted only when the key file lacks a version the database knows.
+    let mut counts = None;
     for (version, check) in &checks {
         if held.contains(version) {
             cipher.verify_key_check(check)?;
         } else {
-            let values = store
-                .sealed_counts()
-                .await?
-                .get(version)
+            if counts.is_none() {
+                counts = Some(store.sealed_counts().await?);
+            }
+            let values = counts
+                .as_ref()
+                .and_then(|counts| counts.get(version))
                 .copied()
                 .unwrap_or(0);
             if values > 0 {

@@ -30,12 +30,12 @@ pub struct BackupSummary {
     pub taken_at_ms: u64,
 }
 
-/// Copy one table from the snapshot into the backup.
+/// Copy one table from the snapshot into the backup; its name.
 fn copy<K, V>(
     from: &ReadTransaction,
     to: &redb::WriteTransaction,
     definition: TableDefinition<K, V>,
-) -> Result<(), StoreError>
+) -> Result<String, StoreError>
 where
     K: redb::Key + 'static,
     V: redb::Value + 'static,
@@ -46,7 +46,7 @@ where
         let (key, value) = entry?;
         target.insert(key.value(), value.value())?;
     }
-    Ok(())
+    Ok(definition.name().to_string())
 }
 
 /// Every table the store keeps, copied; the names of those copied.
@@ -54,42 +54,24 @@ fn copy_all(
     from: &ReadTransaction,
     to: &redb::WriteTransaction,
 ) -> Result<Vec<String>, StoreError> {
-    copy(from, to, CONNECTORS)?;
-    copy(from, to, NAMES)?;
-    copy(from, to, BYTECODE)?;
-    copy(from, to, EXECUTIONS)?;
-    copy(from, to, TOKENS)?;
-    copy(from, to, META)?;
-    copy(from, to, agent_tokens::AGENT_TOKENS)?;
-    copy(from, to, agents::AGENTS)?;
-    copy(from, to, activity::ACTIVITY)?;
-    copy(from, to, activity::LAST_EXECUTION)?;
-    copy(from, to, activity::RECENT)?;
-    copy(from, to, specs::SPECS)?;
-    copy(from, to, specs::SPEC_REFS)?;
-    copy(from, to, oauth::GRANTS)?;
-    copy(from, to, oauth::PENDING)?;
-    copy(from, to, listing::LISTING)?;
-    Ok([
-        CONNECTORS.name(),
-        NAMES.name(),
-        BYTECODE.name(),
-        EXECUTIONS.name(),
-        TOKENS.name(),
-        META.name(),
-        agent_tokens::AGENT_TOKENS.name(),
-        agents::AGENTS.name(),
-        activity::ACTIVITY.name(),
-        activity::LAST_EXECUTION.name(),
-        activity::RECENT.name(),
-        specs::SPECS.name(),
-        specs::SPEC_REFS.name(),
-        oauth::GRANTS.name(),
-        oauth::PENDING.name(),
-        listing::LISTING.name(),
-    ]
-    .map(str::to_string)
-    .to_vec())
+    Ok(vec![
+        copy(from, to, CONNECTORS)?,
+        copy(from, to, NAMES)?,
+        copy(from, to, BYTECODE)?,
+        copy(from, to, EXECUTIONS)?,
+        copy(from, to, TOKENS)?,
+        copy(from, to, META)?,
+        copy(from, to, agent_tokens::AGENT_TOKENS)?,
+        copy(from, to, agents::AGENTS)?,
+        copy(from, to, activity::ACTIVITY)?,
+        copy(from, to, activity::LAST_EXECUTION)?,
+        copy(from, to, activity::RECENT)?,
+        copy(from, to, specs::SPECS)?,
+        copy(from, to, specs::SPEC_REFS)?,
+        copy(from, to, oauth::GRANTS)?,
+        copy(from, to, oauth::PENDING)?,
+        copy(from, to, listing::LISTING)?,
+    ])
 }
 
 impl Store {

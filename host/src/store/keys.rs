@@ -99,12 +99,22 @@ impl HoldsSealed for PendingAuthorization {
 
 type SealedTable = redb::TableDefinition<'static, &'static str, &'static [u8]>;
 
-/// The tables with sealed values, in the order a pass visits them.
-const SEALED_TABLES: [(SealedKind, SealedTable); 3] = [
-    (SealedKind::ConnectorConfig, CONNECTORS),
-    (SealedKind::OAuthGrant, GRANTS),
-    (SealedKind::PendingAuthorization, PENDING),
-];
+impl SealedKind {
+    /// Every kind, in the order a pass visits their tables.
+    const ALL: [Self; 3] = [
+        Self::ConnectorConfig,
+        Self::OAuthGrant,
+        Self::PendingAuthorization,
+    ];
+
+    fn table(self) -> SealedTable {
+        match self {
+            Self::ConnectorConfig => CONNECTORS,
+            Self::OAuthGrant => GRANTS,
+            Self::PendingAuthorization => PENDING,
+        }
+    }
+}
 
 /// A batch looks at no more than this many values per value it re-seals,
 /// so a pass over values that are mostly done holds the write lock briefly.
@@ -207,125 +217,108 @@ impl Store {
         let db = self.db.clone();
         tokio::task::spawn_blocking(move || {
             let txn = db.begin_write().map_err(StoreError::from)?;
-            let mut budget = Budget {
+            let mut pass = Pass {
+                txn: &txn,
+                active,
+                reseal: &reseal,
                 rewrap: limit.max(1),
                 scan: limit.max(1) * SCAN_PER_REWRAP,
                 rewrapped: 0,
             };
             let mut next = None;
-            let first = SEALED_TABLES
+            let first = SealedKind::ALL
                 .iter()
-                .position(|(kind, _)| *kind == cursor.kind)
+                .position(|kind| *kind == cursor.kind)
                 .unwrap_or(0);
-            for (index, (kind, table)) in SEALED_TABLES.iter().enumerate().skip(first) {
-                let after = if index == first {
-                    cursor.after.as_deref()
-                } else {
-                    None
-                };
+            for (index, kind) in SealedKind::ALL.into_iter().enumerate().skip(first) {
+                let after = (index == first)
+                    .then_some(cursor.after.as_deref())
+                    .flatten();
                 let stopped = match kind {
-                    SealedKind::ConnectorConfig => rewrap_table::<ConnectorRecord, E, _>(
-                        &txn,
-                        *table,
-                        *kind,
-                        after,
-                        active,
-                        &mut budget,
-                        &reseal,
-                    )?,
-                    SealedKind::OAuthGrant => rewrap_table::<OAuthGrantRecord, E, _>(
-                        &txn,
-                        *table,
-                        *kind,
-                        after,
-                        active,
-                        &mut budget,
-                        &reseal,
-                    )?,
-                    SealedKind::PendingAuthorization => rewrap_table::<PendingAuthorization, E, _>(
-                        &txn,
-                        *table,
-                        *kind,
-                        after,
-                        active,
-                        &mut budget,
-                        &reseal,
-                    )?,
+                    SealedKind::ConnectorConfig => pass.table::<ConnectorRecord, _>(kind, after)?,
+                    SealedKind::OAuthGrant => pass.table::<OAuthGrantRecord, _>(kind, after)?,
+                    SealedKind::PendingAuthorization => {
+                        pass.table::<PendingAuthorization, _>(kind, after)?
+                    }
                 };
                 if let Some(last) = stopped {
                     next = Some(RewrapCursor {
-                        kind: *kind,
+                        kind,
                         after: Some(last),
                     });
                     break;
                 }
             }
+            let rewrapped = pass.rewrapped;
             txn.commit().map_err(StoreError::from)?;
-            Ok(RewrapBatch {
-                rewrapped: budget.rewrapped,
-                next,
-            })
+            Ok(RewrapBatch { rewrapped, next })
         })
         .await
         .map_err(|e| StoreError::Database(format!("storage task failed: {e}")))?
     }
 }
 
-struct Budget {
+/// One re-wrap batch: its transaction and what it may still do.
+struct Pass<'a, F> {
+    txn: &'a WriteTransaction,
+    active: u32,
+    reseal: &'a F,
+    /// Values it may still re-seal.
     rewrap: usize,
+    /// Values it may still look at.
     scan: usize,
     rewrapped: usize,
 }
 
-/// Re-seal the due values of one table after `after`; the last id handled
-/// when the budget ran out first.
-fn rewrap_table<R, E, F>(
-    txn: &WriteTransaction,
-    definition: SealedTable,
-    kind: SealedKind,
-    after: Option<&str>,
-    active: u32,
-    budget: &mut Budget,
-    reseal: &F,
-) -> Result<Option<String>, RewrapError<E>>
-where
-    R: HoldsSealed,
-    F: Fn(SealedKind, &str, &[u8]) -> Result<Vec<u8>, E>,
-{
-    use std::ops::Bound;
-    let mut table = txn.open_table(definition).map_err(StoreError::from)?;
-    let mut updates = Vec::new();
-    let mut stopped = None;
+impl<F> Pass<'_, F> {
+    /// Re-seal the due values of `kind`'s table after `after`; the last id
+    /// handled when the batch's budget ran out first.
+    fn table<R: HoldsSealed, E>(
+        &mut self,
+        kind: SealedKind,
+        after: Option<&str>,
+    ) -> Result<Option<String>, RewrapError<E>>
+    where
+        F: Fn(SealedKind, &str, &[u8]) -> Result<Vec<u8>, E>,
     {
-        let range = match after {
-            Some(after) => (Bound::Excluded(after), Bound::Unbounded),
-            None => (Bound::Unbounded, Bound::Unbounded),
-        };
-        for entry in table.range::<&str>(range).map_err(StoreError::from)? {
-            let (id, value) = entry.map_err(StoreError::from)?;
-            let id = id.value();
-            budget.scan = budget.scan.saturating_sub(1);
-            let mut record: R = decode(value.value())?;
-            if let Some(sealed) = record.sealed_mut()
-                && sealed_version(sealed) != active
-            {
-                *sealed = reseal(kind, id, sealed).map_err(RewrapError::Seal)?;
-                updates.push((id.to_string(), encode(&record)));
-                budget.rewrapped += 1;
-                budget.rewrap -= 1;
-            }
-            if budget.rewrap == 0 || budget.scan == 0 {
-                stopped = Some(id.to_string());
-                break;
+        use std::ops::Bound;
+        let mut table = self
+            .txn
+            .open_table(kind.table())
+            .map_err(StoreError::from)?;
+        let mut updates = Vec::new();
+        let mut stopped = None;
+        {
+            let range = match after {
+                Some(after) => (Bound::Excluded(after), Bound::Unbounded),
+                None => (Bound::Unbounded, Bound::Unbounded),
+            };
+            for entry in table.range::<&str>(range).map_err(StoreError::from)? {
+                let (id, value) = entry.map_err(StoreError::from)?;
+                let id = id.value();
+                self.scan = self.scan.saturating_sub(1);
+                let mut record: R = decode(value.value())?;
+                if let Some(sealed) = record.sealed_mut()
+                    && sealed_version(sealed) != self.active
+                {
+                    *sealed = (self.reseal)(kind, id, sealed).map_err(RewrapError::Seal)?;
+                    updates.push((id.to_string(), encode(&record)));
+                    self.rewrapped += 1;
+                    self.rewrap -= 1;
+                }
+                if self.rewrap == 0 || self.scan == 0 {
+                    stopped = Some(id.to_string());
+                    break;
+                }
             }
         }
+        for (id, bytes) in updates {
+            table
+                .insert(id.as_str(), bytes.as_slice())
+                .map_err(StoreError::from)?;
+        }
+        Ok(stopped)
     }
-    for (id, bytes) in updates {
-        table
-            .insert(id.as_str(), bytes.as_slice())
-            .map_err(StoreError::from)?;
-    }
-    Ok(stopped)
 }
 
 fn check_key(version: u32) -> String {
@@ -344,8 +337,8 @@ fn for_each_sealed<T>(
 where
     T: ReadableTable<&'static str, &'static [u8]>,
 {
-    for (kind, definition) in SEALED_TABLES {
-        let table = open(definition)?;
+    for kind in SealedKind::ALL {
+        let table = open(kind.table())?;
         for entry in table.iter()? {
             let (_, value) = entry?;
             let sealed = match kind {
