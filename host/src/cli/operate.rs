@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use super::table::Table;
 use super::{Client, ClientOptions};
-use crate::store::inspect_backup;
+use crate::service::inspect_backup;
 
 /// `floh key …`.
 #[derive(Debug, Subcommand)]

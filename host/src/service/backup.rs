@@ -6,7 +6,7 @@ use std::fs::File;
 use super::{ConnectorService, ServiceError};
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::store::BackupSummary;
+use crate::store::{self, BackupSummary};
 
 /// A backup ready to send: the file is open and already unlinked from the
 /// data directory, so nothing is left behind whatever happens to the
@@ -54,4 +54,10 @@ impl ConnectorService {
             key_versions: self.cipher.versions(),
         })
     }
+}
+
+/// What the backup file at `path` holds; refuses a file that is not a whole
+/// Floh backup (a client checks what it downloaded with this).
+pub fn inspect_backup(path: &std::path::Path) -> Result<BackupSummary, ServiceError> {
+    Ok(store::inspect_backup(path)?)
 }

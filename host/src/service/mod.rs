@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 pub use authoring::{CommandChange, ExternalProbe, OpenApiParse, ReimportPreview};
-pub use backup::Backup;
+pub use backup::{Backup, inspect_backup};
 use cache::{ConnectorCache, LoadedConnector};
 pub use check::{Diagnostic, ScriptCheck, ScriptCheckRequest, Severity};
 pub use error::{RATE_LIMITED, ServiceError};
