@@ -93,6 +93,18 @@ enum Command {
         #[arg(long, env = "FLOH_RATE_LIMIT_EXECUTE_BURST", default_value_t = rate_limit::DEFAULT_EXECUTION_BURST,
             value_parser = clap::value_parser!(u32).range(1..))]
         rate_limit_execute_burst: u32,
+        /// Start script executions from a snapshot of the script taken after
+        /// its top level ran (built in the background; `false` evaluates the
+        /// top level at every execution).
+        #[arg(long, env = "FLOH_SCRIPT_SNAPSHOTS", default_value_t = true, action = clap::ArgAction::Set)]
+        script_snapshots: bool,
+        /// Script snapshots kept loaded (least recently used unloaded first).
+        #[arg(long, env = "FLOH_SCRIPT_SNAPSHOTS_LOADED", default_value_t = 512)]
+        script_snapshots_loaded: usize,
+        /// MiB of compiled script snapshots kept in the cache directory
+        /// (least recently used removed first).
+        #[arg(long, env = "FLOH_SCRIPT_SNAPSHOTS_DISK_MIB", default_value_t = 4096)]
+        script_snapshots_disk_mib: u64,
     },
     /// Rotate the secret key and watch the re-wrap (admin).
     Key {
@@ -271,6 +283,9 @@ async fn run() -> anyhow::Result<()> {
             rate_limit_token_burst,
             rate_limit_execute,
             rate_limit_execute_burst,
+            script_snapshots,
+            script_snapshots_loaded,
+            script_snapshots_disk_mib,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -294,6 +309,12 @@ async fn run() -> anyhow::Result<()> {
             options.rate_limits = RateLimits {
                 token: Quota::of(rate_limit_token, rate_limit_token_burst),
                 execution: Quota::of(rate_limit_execute, rate_limit_execute_burst),
+            };
+            options.snapshots = floh::runtime::SnapshotOptions {
+                enabled: script_snapshots,
+                max_loaded: script_snapshots_loaded,
+                max_disk_bytes: script_snapshots_disk_mib.saturating_mul(1024 * 1024),
+                ..floh::runtime::SnapshotOptions::default()
             };
             server::serve(options).await
         }

@@ -1,7 +1,8 @@
 //! Prometheus metrics: executions by connector, model and outcome, a
 //! latency histogram by model, and the on-premise agents (connected or not,
-//! commands in flight), read from the hub at scrape time, and the requests
-//! refused by a rate limit.
+//! commands in flight), read from the hub at scrape time, the requests
+//! refused by a rate limit, and how script executions started (from their
+//! snapshot or from bytecode).
 
 use std::sync::Mutex;
 
@@ -13,6 +14,7 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use crate::agent::hub::AgentStatus;
+use crate::runtime::{ScriptRuns, SnapshotStats};
 use crate::service::ExecutionResponse;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -33,6 +35,16 @@ struct LimitLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StartLabels {
+    start: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SnapshotLabels {
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct AgentLabels {
     agent: String,
 }
@@ -45,6 +57,9 @@ pub struct Metrics {
     agent_connected: Family<AgentLabels, Gauge>,
     agent_in_flight: Family<AgentLabels, Gauge>,
     rate_limited: Family<LimitLabels, Counter>,
+    script_runs: Family<StartLabels, Counter>,
+    script_snapshots: Family<SnapshotLabels, Counter>,
+    script_snapshots_loaded: Gauge,
 }
 
 impl Default for Metrics {
@@ -85,6 +100,26 @@ impl Default for Metrics {
             "Requests refused by a rate limit (`token` or `execution`)",
             rate_limited.clone(),
         );
+        let script_runs = Family::<StartLabels, Counter>::default();
+        registry.register(
+            "script_runs",
+            "Script executions by where they started: `snapshot` (the script's \
+             image after its top level) or `bytecode` (top level evaluated)",
+            script_runs.clone(),
+        );
+        let script_snapshots = Family::<SnapshotLabels, Counter>::default();
+        registry.register(
+            "script_snapshots",
+            "Script snapshot events: `built`, `loaded_from_disk`, `refused`, \
+             `failed`, `corrupt_file`, `unloaded`",
+            script_snapshots.clone(),
+        );
+        let script_snapshots_loaded = Gauge::default();
+        registry.register(
+            "script_snapshots_loaded",
+            "Script snapshots loaded now",
+            script_snapshots_loaded.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             executions,
@@ -92,6 +127,9 @@ impl Default for Metrics {
             agent_connected,
             agent_in_flight,
             rate_limited,
+            script_runs,
+            script_snapshots,
+            script_snapshots_loaded,
         }
     }
 }
@@ -128,8 +166,10 @@ impl Metrics {
             .clone()
     }
 
-    /// The text exposition format, with the agents as they are now.
-    pub fn render(&self, agents: &[AgentStatus]) -> String {
+    /// The text exposition format, with the agents and the script engine's
+    /// counters as they are now.
+    pub fn render(&self, agents: &[AgentStatus], scripts: (SnapshotStats, ScriptRuns)) -> String {
+        self.observe_scripts(scripts);
         self.agent_connected.clear();
         self.agent_in_flight.clear();
         for agent in agents {
@@ -149,5 +189,36 @@ impl Metrics {
             text.clear();
         }
         text
+    }
+
+    /// Bring the script counters up to the engine's totals (which only grow).
+    fn observe_scripts(&self, (snapshots, runs): (SnapshotStats, ScriptRuns)) {
+        let catch_up = |counter: &Counter, total: u64| {
+            counter.inc_by(total.saturating_sub(counter.get()));
+        };
+        for (start, total) in [
+            ("snapshot", runs.from_snapshot),
+            ("bytecode", runs.from_bytecode),
+        ] {
+            let labels = StartLabels {
+                start: start.into(),
+            };
+            catch_up(&self.script_runs.get_or_create(&labels), total);
+        }
+        for (outcome, total) in [
+            ("built", snapshots.built),
+            ("loaded_from_disk", snapshots.loaded_from_disk),
+            ("refused", snapshots.refused),
+            ("failed", snapshots.failed),
+            ("corrupt_file", snapshots.corrupt_files),
+            ("unloaded", snapshots.unloaded),
+        ] {
+            let labels = SnapshotLabels {
+                outcome: outcome.into(),
+            };
+            catch_up(&self.script_snapshots.get_or_create(&labels), total);
+        }
+        self.script_snapshots_loaded
+            .set(i64::try_from(snapshots.loaded).unwrap_or(i64::MAX));
     }
 }

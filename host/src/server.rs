@@ -53,6 +53,8 @@ pub struct ServeOptions {
     pub rewrap: crate::service::RewrapPace,
     /// Requests per API token and executions per connector.
     pub rate_limits: RateLimits,
+    /// Per-script snapshots.
+    pub snapshots: crate::runtime::SnapshotOptions,
 }
 
 impl ServeOptions {
@@ -72,6 +74,7 @@ impl ServeOptions {
             public_url: None,
             rewrap: crate::service::RewrapPace::default(),
             rate_limits: RateLimits::default(),
+            snapshots: crate::runtime::SnapshotOptions::default(),
         }
     }
 
@@ -128,6 +131,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         .unwrap_or_else(|| options.data_dir.join("cache"));
     let engine = Arc::new(ScriptEngine::new(ScriptEngineOptions {
         cache_dir: Some(cache_dir),
+        snapshots: options.snapshots.clone(),
         ..ScriptEngineOptions::default()
     })?);
     let types = TypeRegistry::default();

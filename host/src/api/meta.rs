@@ -49,7 +49,9 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(&state.agents.list()),
+        state
+            .metrics
+            .render(&state.agents.list(), state.service.script_stats()),
     )
 }
 

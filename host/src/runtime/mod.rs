@@ -1,5 +1,6 @@
 //! The script runtime: a wasmtime engine running the QuickJS component, one
-//! fresh, limited instance per execution.
+//! fresh, limited instance per execution, started from the script's own
+//! snapshot when it has one.
 
 mod artefact_cache;
 mod engine_wasm;
@@ -7,19 +8,22 @@ mod execution;
 mod host_calls;
 pub mod host_state;
 mod limits;
+mod prepared;
 mod script_engine;
 pub mod snapshot;
 mod wasm_engine;
 
-pub use artefact_cache::ArtefactCache;
+pub use artefact_cache::{ArtefactCache, Cached};
 pub use engine_wasm::{ENGINE_WASM, engine_version};
 pub use execution::{
     ConnectorResult, Execution, ExecutionError, Invocation, InvocationMetadata, OutcomeFields,
 };
 pub use host_calls::HostCalls;
 pub use limits::{ExecutionLimits, MemoryLimiter};
+pub use prepared::{ScriptKey, SnapshotOptions, SnapshotStats, SnapshotStatus};
 pub use script_engine::{
-    CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions, TokenRenewal,
+    CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions, ScriptRuns,
+    TokenRenewal,
 };
 pub use wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use wasmtime::{Store, UpdateDeadline};
@@ -13,6 +14,9 @@ use super::engine_wasm::{ENGINE_WASM, engine_version};
 use super::execution::{ConnectorResult, Execution, ExecutionError, Invocation};
 use super::host_state::{HostState, linker};
 use super::limits::{ExecutionLimits, MemoryLimiter};
+use super::prepared::{
+    self, BuilderSetup, PreparedScripts, ScriptKey, SnapshotOptions, SnapshotStats, SnapshotStatus,
+};
 use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 use crate::bindings::{RunError, ScriptEnginePre, types};
 use crate::egress::EgressPolicy;
@@ -39,6 +43,8 @@ pub struct ScriptEngineOptions {
     /// Another engine component (benchmarks compare builds); the shipped
     /// pre-initialized engine when `None`.
     pub engine_wasm: Option<Vec<u8>>,
+    /// Per-script snapshots (kept under `cache_dir` when there is one).
+    pub snapshots: SnapshotOptions,
 }
 
 /// Who is executing and under which rules.
@@ -87,6 +93,7 @@ impl ExecutionContext {
 pub struct CompiledScript {
     bytecode: Arc<[u8]>,
     engine_version: Arc<str>,
+    key: ScriptKey,
 }
 
 impl CompiledScript {
@@ -94,9 +101,14 @@ impl CompiledScript {
     /// Only bytes that `ScriptEngine::compile` produced may be given here:
     /// QuickJS trusts bytecode.
     pub fn from_stored(bytecode: Vec<u8>, engine_version: String) -> Self {
+        Self::new(bytecode.into(), engine_version.into())
+    }
+
+    fn new(bytecode: Arc<[u8]>, engine_version: Arc<str>) -> Self {
         Self {
-            bytecode: bytecode.into(),
-            engine_version: engine_version.into(),
+            key: ScriptKey::of(&engine_version, &bytecode),
+            bytecode,
+            engine_version,
         }
     }
 
@@ -109,6 +121,21 @@ impl CompiledScript {
     pub fn engine_version(&self) -> &str {
         &self.engine_version
     }
+}
+
+/// How script executions started, since the engine started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ScriptRuns {
+    /// From the script's snapshot (top level already evaluated).
+    pub from_snapshot: u64,
+    /// From bytecode (top level evaluated by the execution).
+    pub from_bytecode: u64,
+}
+
+#[derive(Default)]
+struct RunCounters {
+    from_snapshot: AtomicU64,
+    from_bytecode: AtomicU64,
 }
 
 /// Why source did not compile.
@@ -137,6 +164,8 @@ pub enum CompileError {
 /// Plugins (`crate::plugins`) run on the same wasmtime engine, pool, HTTP
 /// clients, limits and cache, through the crate-internal accessors below.
 pub struct ScriptEngine {
+    prepared: PreparedScripts,
+    runs: RunCounters,
     wasm: WasmEngine,
     pre: ScriptEnginePre<HostState>,
     clients: HttpClients,
@@ -162,7 +191,19 @@ impl ScriptEngine {
         let linker = linker(wasm.engine())?;
         let instance_pre = linker.instantiate_pre(&component)?;
         let pre = ScriptEnginePre::new(instance_pre)?;
+        let prepared = PreparedScripts::start(
+            &options.snapshots,
+            BuilderSetup {
+                engine: wasm.engine().clone(),
+                ticking: wasm.keep_ticking(),
+                engine_wasm: wasm_bytes.into(),
+                memory_bytes: options.limits.memory_bytes,
+                artefacts: prepared::images_cache(&options.snapshots, &artefacts),
+            },
+        )?;
         Ok(Self {
+            prepared,
+            runs: RunCounters::default(),
             clients: HttpClients::new(
                 options
                     .limits
@@ -187,6 +228,21 @@ impl ScriptEngine {
     /// The limits applied to every execution.
     pub fn limits(&self) -> &ExecutionLimits {
         &self.limits
+    }
+
+    /// Where the snapshot of `script` stands.
+    pub fn snapshot_status(&self, script: &CompiledScript) -> SnapshotStatus {
+        self.prepared.status(script.key)
+    }
+
+    /// Snapshot counters since start, and how executions started.
+    pub fn snapshot_stats(&self) -> (SnapshotStats, ScriptRuns) {
+        let read = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+        let runs = ScriptRuns {
+            from_snapshot: read(&self.runs.from_snapshot),
+            from_bytecode: read(&self.runs.from_bytecode),
+        };
+        (self.prepared.stats(), runs)
     }
 
     /// Compile `source` to bytecode.
@@ -223,10 +279,7 @@ impl ScriptEngine {
                 line: diagnostic.line,
                 column: diagnostic.column,
             }),
-            Ok(Ok(Ok(bytecode))) => Ok(CompiledScript {
-                bytecode: bytecode.into(),
-                engine_version: self.version.clone(),
-            }),
+            Ok(Ok(Ok(bytecode))) => Ok(CompiledScript::new(bytecode.into(), self.version.clone())),
         }
     }
 
@@ -376,11 +429,27 @@ impl ScriptEngine {
             )));
         }
         let wit_invocation = wit_invocation(invocation, timeout);
+        let prepared = self.prepared.lookup(script.key, &script.bytecode);
+        let counter = match prepared {
+            Some(_) => &self.runs.from_snapshot,
+            None => &self.runs.from_bytecode,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
         let call = async {
-            let instance = self.pre.instantiate_async(&mut *store).await?;
-            instance
-                .call_run(&mut *store, script.bytecode(), &wit_invocation)
-                .await
+            match prepared {
+                Some(image) => {
+                    let instance = image.instantiate_async(&mut *store).await?;
+                    instance
+                        .call_run_prepared(&mut *store, &wit_invocation)
+                        .await
+                }
+                None => {
+                    let instance = self.pre.instantiate_async(&mut *store).await?;
+                    instance
+                        .call_run(&mut *store, script.bytecode(), &wit_invocation)
+                        .await
+                }
+            }
         };
         // The epoch callback stops guest code at the deadline; this also
         // bounds time spent waiting inside host calls. The margin lets the

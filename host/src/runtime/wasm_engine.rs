@@ -5,12 +5,16 @@
 //! decides, at every tick, whether to yield to the tokio scheduler (so a busy
 //! guest never starves other tasks) or to trap because its deadline passed.
 
-use std::sync::Arc;
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+use wasmtime::{
+    CacheStore, Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig,
+};
 
 /// How often the epoch advances; the timeout precision of every execution.
 pub const EPOCH_TICK: Duration = Duration::from_millis(2);
@@ -37,15 +41,22 @@ impl Default for PoolSizing {
     }
 }
 
-/// The wasmtime engine plus its ticker thread (stopped on drop).
+/// The wasmtime engine plus its ticker thread (stopped when the engine and
+/// every [`KeepTicking`] are dropped).
 pub struct WasmEngine {
     engine: Engine,
-    ticker: Option<Ticker>,
+    ticker: Arc<Ticker>,
 }
+
+/// Keeps the epoch advancing, so that stores of this engine still reach
+/// their deadlines, for as long as it is held (by work that may outlive the
+/// [`WasmEngine`], such as a snapshot build finishing in the background).
+#[derive(Clone)]
+pub struct KeepTicking(#[allow(dead_code)] Arc<Ticker>);
 
 struct Ticker {
     stop: Arc<AtomicBool>,
-    thread: JoinHandle<()>,
+    thread: Option<JoinHandle<()>>,
 }
 
 impl WasmEngine {
@@ -54,24 +65,26 @@ impl WasmEngine {
     pub fn new(pool: PoolSizing) -> anyhow::Result<Self> {
         let engine = Engine::new(&engine_config(pool))
             .map_err(|e| anyhow::anyhow!("creating the wasmtime engine: {e}"))?;
-        let ticker = Ticker::start(engine.clone());
-        Ok(Self {
-            engine,
-            ticker: Some(ticker),
-        })
+        let ticker = Arc::new(Ticker::start(engine.clone()));
+        Ok(Self { engine, ticker })
     }
 
     /// The wasmtime engine.
     pub fn engine(&self) -> &Engine {
         &self.engine
     }
+
+    /// A handle that keeps the epoch ticking while held.
+    pub fn keep_ticking(&self) -> KeepTicking {
+        KeepTicking(self.ticker.clone())
+    }
 }
 
-impl Drop for WasmEngine {
+impl Drop for Ticker {
     fn drop(&mut self) {
-        if let Some(ticker) = self.ticker.take() {
-            ticker.stop.store(true, Ordering::Relaxed);
-            let _ = ticker.thread.join();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
     }
 }
@@ -89,7 +102,40 @@ impl Ticker {
                 }
             })
             .expect("spawning the epoch thread");
-        Self { stop, thread }
+        Self {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+/// Cranelift's incremental compilation cache, in memory and bounded: past
+/// the bound, new functions are compiled but not kept.
+#[derive(Debug, Default)]
+struct CompiledFunctions {
+    entries: Mutex<(HashMap<Vec<u8>, Vec<u8>>, usize)>,
+}
+
+/// The bound of [`CompiledFunctions`]: the engine's functions take a few
+/// tens of MiB.
+const COMPILED_FUNCTIONS_MAX_BYTES: usize = 256 * 1024 * 1024;
+
+impl CacheStore for CompiledFunctions {
+    fn get(&self, key: &[u8]) -> Option<Cow<'_, [u8]>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.0.get(key).map(|value| Cow::Owned(value.clone()))
+    }
+
+    fn insert(&self, key: &[u8], value: Vec<u8>) -> bool {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let (map, bytes) = &mut *entries;
+        let size = key.len() + value.len();
+        if *bytes + size > COMPILED_FUNCTIONS_MAX_BYTES {
+            return false;
+        }
+        *bytes += size;
+        map.insert(key.to_vec(), value);
+        true
     }
 }
 
@@ -104,6 +150,13 @@ pub fn engine_config(pool: PoolSizing) -> Config {
     config.async_stack_size(2 * 1024 * 1024);
     config.memory_init_cow(true);
     config.cranelift_opt_level(wasmtime::OptLevel::Speed);
+    // Script snapshots recompile the engine with new data and the same code:
+    // with this cache, Cranelift compiles each function once per process.
+    // One cache for the process: its keys cover the compiler's settings.
+    static COMPILED: LazyLock<Arc<CompiledFunctions>> = LazyLock::new(Arc::default);
+    config
+        .enable_incremental_compilation(COMPILED.clone())
+        .expect("the compiler is enabled");
 
     let mut pooling = PoolingAllocationConfig::default();
     let instances = pool.max_instances;

@@ -194,6 +194,11 @@ impl ConnectorService {
         &self.types
     }
 
+    /// The script engine's snapshot counters and how executions started.
+    pub fn script_stats(&self) -> (crate::runtime::SnapshotStats, crate::runtime::ScriptRuns) {
+        self.engine.snapshot_stats()
+    }
+
     /// Forget cached connectors. Loaded connectors carry their type's schema,
     /// so call this after registering, replacing or removing a type.
     pub fn types_changed(&self) {

@@ -9,5 +9,6 @@ mod oas_drafts;
 mod sandbox;
 mod script_api;
 mod shipped_plugins;
+mod snapshots;
 mod support;
 mod surface;

@@ -26,7 +26,7 @@ pub fn engine_with(limits: ExecutionLimits) -> ScriptEngine {
             ..PoolSizing::default()
         },
         limits,
-        engine_wasm: None,
+        ..ScriptEngineOptions::default()
     };
     ScriptEngine::new(options).expect("script engine")
 }

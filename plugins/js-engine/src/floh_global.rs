@@ -5,11 +5,15 @@
 //! (the rest of the WIT's methods, and any of them by name).
 //!
 //! The functions are installed once (into the build snapshot); the three data
-//! objects are replaced at the start of every run.
+//! objects are replaced at the start of every run, and guarded while a
+//! script's top level is evaluated for its own snapshot.
+
+use std::cell::Cell;
 
 use javy::quickjs::function::Rest;
+use javy::quickjs::object::{Accessor, Property};
 use javy::quickjs::prelude::Func;
-use javy::quickjs::{Ctx, Object, Result, Value};
+use javy::quickjs::{Ctx, Exception, Object, Result, Value};
 
 use crate::bindings::floh::connector::http::Method;
 use crate::bindings::floh::connector::log::{self, Level};
@@ -23,12 +27,61 @@ pub fn install(cx: &Ctx<'_>) -> Result<()> {
     floh.set("http", http_object(cx)?)?;
     floh.set("log", log_object(cx)?)?;
     floh.set("cache", cache_bridge::cache_object(cx)?)?;
-    for name in ["config", "params", "variables"] {
+    for name in RUN_DATA {
         floh.set(name, Object::new(cx.clone())?)?;
     }
     cx.globals().set("floh", floh)?;
     cx.globals().set("console", console_object(cx)?)?;
     Ok(())
+}
+
+/// The run data objects, which differ from run to run.
+const RUN_DATA: [&str; 3] = ["config", "params", "variables"];
+
+thread_local! {
+    /// The first run data object the top level touched while guarded.
+    static RUN_DATA_TOUCHED: Cell<Option<&'static str>> = const { Cell::new(None) };
+}
+
+/// Make `floh.config`, `floh.params` and `floh.variables` throw while a
+/// script's top level is evaluated for a snapshot: their values belong to one
+/// run, so a top level that reads them cannot be captured once for all runs.
+/// The touch is also recorded, so a top level that catches the exception is
+/// refused all the same.
+pub fn guard_run_data(cx: &Ctx<'_>) -> Result<()> {
+    RUN_DATA_TOUCHED.set(None);
+    let floh: Object<'_> = cx.globals().get("floh")?;
+    for name in RUN_DATA {
+        let refuse = move |cx: Ctx<'_>| -> Result<()> {
+            RUN_DATA_TOUCHED.set(RUN_DATA_TOUCHED.get().or(Some(name)));
+            Err(Exception::throw_message(
+                &cx,
+                &format!("floh.{name} is not available while the script loads for a snapshot"),
+            ))
+        };
+        let refuse_write = move |cx: Ctx<'_>, _: Value<'_>| refuse(cx);
+        floh.prop(
+            name,
+            Accessor::new(refuse, refuse_write)
+                .configurable()
+                .enumerable(),
+        )?;
+    }
+    Ok(())
+}
+
+/// Put plain, empty run data objects back after [`guard_run_data`], and say
+/// which one the top level touched, if any.
+pub fn unguard_run_data(cx: &Ctx<'_>) -> Result<Option<&'static str>> {
+    let floh: Object<'_> = cx.globals().get("floh")?;
+    for name in RUN_DATA {
+        let empty = Object::new(cx.clone())?;
+        floh.prop(
+            name,
+            Property::from(empty).writable().configurable().enumerable(),
+        )?;
+    }
+    Ok(RUN_DATA_TOUCHED.take())
 }
 
 /// Set `floh.config`, `floh.params` and `floh.variables` for one run.

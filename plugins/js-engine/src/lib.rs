@@ -5,6 +5,10 @@
 //! runtime and the `floh` global are created once, at build time, and every
 //! execution starts from that snapshot. The host creates a fresh instance per
 //! execution, so nothing a script does survives into the next run.
+//!
+//! The host takes a second snapshot per script (`prepare`): the engine after
+//! the script's top level ran, so that commands (`run-prepared`) skip loading
+//! the bytecode and evaluating the top level.
 
 #[allow(clippy::too_many_arguments)]
 mod bindings {
@@ -33,6 +37,14 @@ impl bindings::Guest for ScriptEngine {
 
     fn run(bytecode: Vec<u8>, invocation: Invocation) -> Result<ConnectorResult, RunError> {
         script::run(&bytecode, &invocation)
+    }
+
+    fn prepare(bytecode: Vec<u8>) -> Result<(), String> {
+        script::prepare(&bytecode)
+    }
+
+    fn run_prepared(invocation: Invocation) -> Result<ConnectorResult, RunError> {
+        script::run_prepared(&invocation)
     }
 
     fn wizer_initialize() {

@@ -6,6 +6,8 @@
 //! `JS_ReadObject` + `JS_EvalFunction` to run. `JS_ReadObject` trusts its
 //! input; the host only ever hands back bytes that `compile` produced.
 
+use std::cell::Cell;
+
 use javy::quickjs::{Ctx, Function, Object, Value, qjs};
 
 use crate::bindings::floh::connector::config;
@@ -77,27 +79,96 @@ fn compile_function(cx: &Ctx<'_>, source: &str) -> Result<qjs::JSValue, Exceptio
     Ok(function)
 }
 
+thread_local! {
+    /// Whether `prepare` loaded a script into this instance (and so into the
+    /// snapshot the host takes of it).
+    static PREPARED: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Load `bytecode`, evaluate the script's top level and call the command.
 pub fn run(bytecode: &[u8], invocation: &Invocation) -> Result<ConnectorResult, RunError> {
     with_runtime(|js| {
         js.runtime.context().with(|cx| {
             install_run_data(&cx, invocation)?;
             evaluate_top_level(&cx, bytecode)?;
-            let command = &invocation.command;
-            let function = command_function(&cx, command, &js.builtin_globals)?;
-            let params: Value<'_> = cx
-                .globals()
-                .get::<_, Object<'_>>("floh")
-                .and_then(|floh| floh.get("params"))
-                .unwrap_or_else(|_| Value::new_undefined(cx.clone()));
-            let returned = match function.call::<_, Value<'_>>((params,)) {
-                Ok(value) => value,
-                Err(_) => return Err(RunError::CommandThrew(caught_exception(&cx))),
-            };
-            let settled = outcome::settle(&cx, returned)?;
-            outcome::connector_result(&cx, settled)
+            call_command(&cx, invocation, &js.builtin_globals)
         })
     })
+}
+
+/// Load `bytecode` and evaluate its top level for a per-script snapshot.
+///
+/// The run data objects are guarded meanwhile (a top level that reads them
+/// depends on the run). Garbage is collected before returning, so the
+/// snapshot holds only what the script keeps.
+pub fn prepare(bytecode: &[u8]) -> Result<(), String> {
+    if PREPARED.get() {
+        return Err("this instance already holds a prepared script".into());
+    }
+    with_runtime(|js| {
+        js.runtime.context().with(|cx| {
+            crate::floh_global::guard_run_data(&cx).map_err(|_| {
+                drop(cx.catch());
+                "could not guard floh.config, floh.params and floh.variables".to_string()
+            })?;
+            let evaluated = evaluate_top_level(&cx, bytecode);
+            let touched = crate::floh_global::unguard_run_data(&cx).map_err(|_| {
+                drop(cx.catch());
+                "could not restore floh.config, floh.params and floh.variables".to_string()
+            })?;
+            if let Some(name) = touched {
+                return Err(format!(
+                    "the top level uses floh.{name}, which differs from run to run"
+                ));
+            }
+            match evaluated {
+                Err(RunError::ScriptThrew(exception)) => {
+                    return Err(format!("the top level threw: {}", exception.message));
+                }
+                Err(_) => return Err("the bytecode did not load".into()),
+                Ok(()) => {}
+            }
+            // Promise jobs the top level queued stay queued: they are part
+            // of the image and run with the command, as without a snapshot.
+            cx.run_gc();
+            PREPARED.set(true);
+            Ok(())
+        })
+    })
+}
+
+/// Call the command of the script `prepare` loaded into this instance.
+pub fn run_prepared(invocation: &Invocation) -> Result<ConnectorResult, RunError> {
+    if !PREPARED.get() {
+        return Err(RunError::InvalidBytecode(
+            "this engine image holds no prepared script".into(),
+        ));
+    }
+    with_runtime(|js| {
+        js.runtime.context().with(|cx| {
+            install_run_data(&cx, invocation)?;
+            call_command(&cx, invocation, &js.builtin_globals)
+        })
+    })
+}
+
+fn call_command(
+    cx: &Ctx<'_>,
+    invocation: &Invocation,
+    builtin_globals: &std::collections::HashSet<String>,
+) -> Result<ConnectorResult, RunError> {
+    let function = command_function(cx, &invocation.command, builtin_globals)?;
+    let params: Value<'_> = cx
+        .globals()
+        .get::<_, Object<'_>>("floh")
+        .and_then(|floh| floh.get("params"))
+        .unwrap_or_else(|_| Value::new_undefined(cx.clone()));
+    let returned = match function.call::<_, Value<'_>>((params,)) {
+        Ok(value) => value,
+        Err(_) => return Err(RunError::CommandThrew(caught_exception(cx))),
+    };
+    let settled = outcome::settle(cx, returned)?;
+    outcome::connector_result(cx, settled)
 }
 
 fn install_run_data(cx: &Ctx<'_>, invocation: &Invocation) -> Result<(), RunError> {
