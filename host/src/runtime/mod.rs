@@ -3,6 +3,7 @@
 //! snapshot when it has one.
 
 mod artefact_cache;
+pub mod data_segments;
 mod engine_wasm;
 mod execution;
 mod host_calls;

@@ -93,7 +93,8 @@ pub async fn preinitialize(raw_engine: &[u8]) -> anyhow::Result<Vec<u8>> {
         .await
         .map_err(|e| anyhow::anyhow!("{e:?}"))
         .context("pre-initializing the JavaScript engine")?;
-    Ok(snapshot)
+    super::data_segments::merge(&snapshot, super::data_segments::MAX_GAP)
+        .context("merging the engine's data segments")
 }
 
 /// The `floh` imports as functions that trap: initialization never calls them.

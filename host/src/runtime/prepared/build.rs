@@ -24,6 +24,7 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wizer::{WasmtimeWizerComponent, Wizer};
 
 use crate::bindings::ScriptEngine as EngineBindings;
+use crate::runtime::data_segments;
 use crate::runtime::host_state::add_wasi_subset;
 use crate::runtime::limits::MemoryLimiter;
 use crate::runtime::snapshot::INIT_EXPORT;
@@ -140,7 +141,7 @@ pub async fn image(
             });
         }
     }
-    wizer
+    let image = wizer
         .snapshot_component(
             &context,
             &mut WasmtimeWizerComponent {
@@ -149,7 +150,9 @@ pub async fn image(
             },
         )
         .await
-        .map_err(|e| failed("snapshotting the engine", e))
+        .map_err(|e| failed("snapshotting the engine", e))?;
+    data_segments::merge(&image, data_segments::MAX_GAP)
+        .map_err(|e| BuildError::Failed(format!("merging the image's data segments: {e:#}")))
 }
 
 /// The engine's imports for a build: the WASI subset with its clocks and
