@@ -10,7 +10,7 @@ use axum::serve::ListenerExt as _;
 
 use crate::agent::endpoint::AgentEndpoint;
 use crate::agent::hub::{AgentHub, HubSettings};
-use crate::api::{self, AppState};
+use crate::api::{self, AppParts, AppState};
 use crate::auth::TokenAuth;
 use crate::connectors::TypeRegistry;
 use crate::metrics::Metrics;
@@ -184,7 +184,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     }
     let agent_tokens = crate::agent::tokens::AgentTokens::new(store.clone());
     Ok(App {
-        state: AppState {
+        state: AppState::new(AppParts {
             service,
             auth,
             agent_endpoint: AgentEndpoint {
@@ -197,7 +197,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             metrics,
             plugins: Some(plugins.clone()),
             token_limit,
-        },
+        }),
         plugins,
         mcp: options.mcp.clone(),
     })

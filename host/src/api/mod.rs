@@ -36,9 +36,29 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
 pub const MAX_DEFINITION_BODY_BYTES: usize =
     oas::MAX_SPEC_BODY_BYTES + crate::service::MAX_OAS_DRAFT_BYTES;
 
-/// Shared state of every handler.
+/// Shared state of every handler. axum clones it for every request (and
+/// the authentication layer once more), so it is one reference-counted
+/// allocation: a clone is one atomic increment, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    /// The state holding `parts`.
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppParts {
     /// Connector operations.
     pub service: Arc<ConnectorService>,
     /// Token authentication.
