@@ -15,8 +15,13 @@ plugin_out := cargo_target / "packed-plugins"
 # The UI's vendored htmx, pinned. (The end-to-end tests' npm packages are
 # pinned in tests/package.json and tests/package-lock.json.)
 htmx_version := "2.0.11"
-# The peer of `just bench-compare` (V8 isolates), pinned.
+# The peers of `just bench-compare` (V8 isolates) and `just bench-js`
+# (QuickJS compiled by emscripten, run by V8; with its quickjs-ng build),
+# pinned. Installed together: `npm install --no-save` prunes what it is not
+# given.
 workerd_version := "1.20261117.1"
+quickjs_emscripten_version := "0.32.0"
+bench_peers := "workerd@" + workerd_version + " quickjs-emscripten@" + quickjs_emscripten_version + " @jitl/quickjs-ng-wasmfile-release-sync@" + quickjs_emscripten_version
 # Supply-chain and fuzzing tools, pinned, installed outside the clone.
 tools := env("FLOH_TOOLS_DIR", env("HOME") / ".cache/floh/tools")
 cargo_fuzz_version := "0.13.2"
@@ -171,9 +176,29 @@ bench-compare seconds="5":
     set -euo pipefail
     command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
     peers="$HOME/.cache/floh/bench-peers"
-    test -x "$peers/node_modules/.bin/workerd" || npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$peers" workerd@{{workerd_version}}
+    test -x "$peers/node_modules/.bin/workerd" || npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$peers" {{bench_peers}}
     cargo build --quiet --release -p floh
     python3 {{root}}/host/benches/compare/compare.py {{cargo_target}}/release/floh "$peers/node_modules/.bin/workerd" {{seconds}}
+
+# The JSON-shaping handler (host/benches/compare/shaping.js) in process:
+# its work in floh (the runtime bench's json_shaping case: the command minus
+# a trivial command of the same script) beside a warm call of it in
+# quickjs-emscripten (QuickJS in wasm, run by V8), and the ratio.
+bench-js calls="4000":
+    #!/usr/bin/env bash
+    set -euo pipefail
+    peers="$HOME/.cache/floh/bench-peers"
+    test -f "$peers/node_modules/quickjs-emscripten/package.json" || npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$peers" {{bench_peers}}
+    floh=$(cargo bench --quiet -p floh --bench script_engine -- json_shaping | tee /dev/stderr)
+    peer=$(node {{root}}/host/benches/compare/quickjs_emscripten.mjs "$peers" {{calls}} | tee /dev/stderr)
+    work=$(sed -n 's/.*json_shaping work: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' <<< "$floh" | head -1)
+    call=$(sed -n 's/.*quickjs_emscripten warm call: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' <<< "$peer")
+    echo
+    echo "JSON-shaping handler, in process          p50 (µs)  mean (µs)"
+    read -r wp wm <<< "$work"; read -r pp pm <<< "$call"
+    printf "  floh: its work (report - ping)        %8.1f  %9.1f\n" "$wp" "$wm"
+    printf "  quickjs-emscripten: a warm call       %8.1f  %9.1f\n" "$pp" "$pm"
+    awk -v wp="$wp" -v wm="$wm" -v pp="$pp" -v pm="$pm" 'BEGIN { printf "  floh / quickjs-emscripten             %7.2fx  %8.2fx\n", wp / pp, wm / pm }'
 
 # The API under wrk (a C load generator, so the client takes little of the
 # two cores): POST /api/connectors/:id/execute of a trivial script connector,

@@ -1,10 +1,19 @@
 //! Script runtime benchmarks.
 //!
-//! Criterion measures per-execution latency of a trivial command and of the
-//! spec's `my-crm` `listContacts` against a local server. A report after it
-//! gives what criterion does not: p50/p99 over individual executions,
-//! executions per second on one and on two threads, and resident memory per
-//! live instance. Run with `cargo bench -p floh --bench script_engine`.
+//! Criterion measures per-execution latency of a trivial command, of the
+//! spec's `my-crm` `listContacts` against a local server, and of the
+//! JSON-shaping command of `just bench-compare` (`compare/shaping.js`). A
+//! report after it gives what criterion does not: p50/p99 over individual
+//! executions, the JSON-shaping handler's own work (its command minus a
+//! trivial command of the same script, so instantiation and the script's
+//! top level cancel out), executions per second on one and on two threads,
+//! and resident memory per live instance. Run with
+//! `cargo bench -p floh --bench script_engine`; a filter argument
+//! (`-- json_shaping`) limits both criterion and the report.
+//!
+//! `FLOH_BENCH_ENGINE=path/to/engine.wasm` adds that engine build to the
+//! JSON-shaping report, measured interleaved with the shipped one, so two
+//! builds of the engine compare in one process on a busy machine.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -31,10 +40,18 @@ function listContacts() {
 }
 "#;
 
+/// The JSON-shaping workload of `just bench-compare`, plus a trivial
+/// command: the difference between the two is the handler's own work.
+const SHAPING: &str = concat!(
+    include_str!("compare/shaping.js"),
+    "\nfunction ping() { return { success: true }; }\n"
+);
+
 struct Fixture {
     engine: Arc<ScriptEngine>,
     trivial: CompiledScript,
     list_contacts: CompiledScript,
+    shaping: CompiledScript,
     context: ExecutionContext,
 }
 
@@ -47,8 +64,14 @@ fn runtime(threads: usize) -> tokio::runtime::Runtime {
 }
 
 fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
+    fixture_with(rt, None)
+}
+
+/// A fixture on `engine_wasm`, or on the shipped engine when `None`.
+fn fixture_with(rt: &tokio::runtime::Runtime, engine_wasm: Option<Vec<u8>>) -> Fixture {
     let options = ScriptEngineOptions {
         cache_dir: Some(std::env::temp_dir().join("floh-bench-artefacts")),
+        engine_wasm,
         ..ScriptEngineOptions::default()
     };
     let engine = Arc::new(ScriptEngine::new(options).expect("engine"));
@@ -57,6 +80,7 @@ fn fixture(rt: &tokio::runtime::Runtime) -> Fixture {
         Fixture {
             trivial: engine.compile(TRIVIAL).await.expect("compile"),
             list_contacts: engine.compile(LIST_CONTACTS).await.expect("compile"),
+            shaping: engine.compile(SHAPING).await.expect("compile"),
             context: ExecutionContext {
                 config: json!({"baseUrl": base_url, "apiKey": "sk-bench"}),
                 redactor: Arc::new(SecretRedactor::new(["sk-bench"])),
@@ -110,6 +134,18 @@ fn latency(c: &mut Criterion) {
             assert!(execution.outcome.is_ok());
         })
     });
+    for (name, command) in [
+        ("json_shaping", "report"),
+        ("json_shaping_script_trivial", "ping"),
+    ] {
+        group.bench_function(name, |b| {
+            let invocation = invocation(command);
+            b.to_async(&rt).iter(|| async {
+                let execution = f.engine.execute(&f.shaping, &invocation, &f.context).await;
+                assert!(execution.outcome.is_ok());
+            })
+        });
+    }
     group.finish();
 }
 
@@ -316,26 +352,187 @@ fn rss_per_instance(live: usize) -> (Rss, Rss) {
 }
 
 fn report() {
+    let filter = report_filter();
+    let wanted = |section: &str| filter.as_deref().is_none_or(|f| section.contains(f));
     let rt = runtime(2);
     let f = fixture(&rt);
-    let (p50, p99) = percentiles(&rt, &f, &f.trivial, "ping", 20_000);
-    println!(
-        "trivial command:           p50 {:>7.1} µs   p99 {:>7.1} µs",
-        micros(p50),
-        micros(p99)
-    );
-    let (p50, p99) = percentiles(&rt, &f, &f.list_contacts, "listContacts", 5_000);
-    println!(
-        "my-crm listContacts:       p50 {:>7.1} µs   p99 {:>7.1} µs",
-        micros(p50),
-        micros(p99)
-    );
+    if wanted("trivial") {
+        let (p50, p99) = percentiles(&rt, &f, &f.trivial, "ping", 20_000);
+        println!(
+            "trivial command:           p50 {:>7.1} µs   p99 {:>7.1} µs",
+            micros(p50),
+            micros(p99)
+        );
+    }
+    if wanted("my_crm_list_contacts") {
+        let (p50, p99) = percentiles(&rt, &f, &f.list_contacts, "listContacts", 5_000);
+        println!(
+            "my-crm listContacts:       p50 {:>7.1} µs   p99 {:>7.1} µs",
+            micros(p50),
+            micros(p99)
+        );
+    }
+    if wanted("json_shaping") {
+        let other = std::env::var_os("FLOH_BENCH_ENGINE").map(|path| {
+            let bytes = std::fs::read(&path).expect("reading FLOH_BENCH_ENGINE");
+            (
+                path.to_string_lossy().into_owned(),
+                fixture_with(&rt, Some(bytes)),
+            )
+        });
+        let mut builds = vec![("shipped engine".to_string(), &f)];
+        builds.extend(
+            other
+                .as_ref()
+                .map(|(name, fixture)| (name.clone(), fixture)),
+        );
+        json_shaping_report(&rt, &builds, 4_000);
+    }
     drop(f);
     drop(rt);
-    for threads in [1, 2] {
-        let rate = throughput(threads, Duration::from_secs(3));
-        println!("trivial, {threads} thread(s):       {rate:>9.0} executions/s");
+    if wanted("throughput") {
+        for threads in [1, 2] {
+            let rate = throughput(threads, Duration::from_secs(3));
+            println!("trivial, {threads} thread(s):       {rate:>9.0} executions/s");
+        }
     }
+    if wanted("rss") {
+        rss_report();
+    }
+}
+
+/// The report sections to run: those containing the bench's filter
+/// argument (as given to criterion), all of them without one.
+fn report_filter() -> Option<String> {
+    // Criterion options followed by a value, which is not a filter.
+    const WITH_VALUE: &[&str] = &[
+        "--save-baseline",
+        "--baseline",
+        "--load-baseline",
+        "--profile-time",
+        "--sample-size",
+        "--nresamples",
+        "--warm-up-time",
+        "--measurement-time",
+        "--color",
+        "--output-format",
+    ];
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    args.iter()
+        .enumerate()
+        .find(|(i, arg)| {
+            !arg.starts_with('-') && (*i == 0 || !WITH_VALUE.contains(&args[i - 1].as_str()))
+        })
+        .map(|(_, arg)| arg.clone())
+}
+
+/// The JSON-shaping command (`report`) and a trivial command (`ping`) of the
+/// same script, alternated so that both see the same machine load; for each
+/// engine build, also alternated. The handler's work is the difference:
+/// instantiation, loading the bytecode and the script's top level are in
+/// both. Beside wall time, the CPU time of this thread (which polls the
+/// execution) and its page faults: both ignore time spent waiting for a CPU,
+/// so they hold on a busy machine. The `json_shaping work` line is what
+/// `just bench-js` reads.
+fn json_shaping_report(
+    rt: &tokio::runtime::Runtime,
+    builds: &[(String, &Fixture)],
+    samples: usize,
+) {
+    let (report, ping) = (invocation("report"), invocation("ping"));
+    let mut timings = vec![(Calls::default(), Calls::default()); builds.len()];
+    rt.block_on(async {
+        for round in 0..samples + samples / 10 {
+            for ((_, f), (shaping, trivial)) in builds.iter().zip(timings.iter_mut()) {
+                for (invocation, into) in [(&report, &mut *shaping), (&ping, &mut *trivial)] {
+                    let (cpu, faults) = (thread_cpu(), minor_faults());
+                    let started = Instant::now();
+                    let execution = f.engine.execute(&f.shaping, invocation, &f.context).await;
+                    let elapsed = started.elapsed();
+                    let (cpu, faults) = (thread_cpu() - cpu, minor_faults() - faults);
+                    assert!(execution.outcome.is_ok(), "{:?}", execution.outcome);
+                    // The first tenth warms caches and the instance pool.
+                    if round >= samples / 10 {
+                        into.wall.push(elapsed);
+                        into.cpu.push(cpu);
+                        into.faults += faults;
+                    }
+                }
+            }
+        }
+    });
+    for ((name, _), (shaping, trivial)) in builds.iter().zip(timings.iter_mut()) {
+        let n = shaping.wall.len() as f64;
+        let (wall, cpu) = (Stats::of(&mut shaping.wall), Stats::of(&mut shaping.cpu));
+        let (trivial_wall, trivial_cpu) =
+            (Stats::of(&mut trivial.wall), Stats::of(&mut trivial.cpu));
+        println!("JSON-shaping script, {name} ({samples} calls each, alternated):");
+        println!(
+            "  report (JSON shaping):   p50 {:>7.1} µs   mean {:>7.1} µs   cpu p50 {:>7.1} µs   {:>5.1} faults",
+            wall.p50,
+            wall.mean,
+            cpu.p50,
+            shaping.faults as f64 / n
+        );
+        println!(
+            "  ping (same script):      p50 {:>7.1} µs   mean {:>7.1} µs   cpu p50 {:>7.1} µs   {:>5.1} faults",
+            trivial_wall.p50,
+            trivial_wall.mean,
+            trivial_cpu.p50,
+            trivial.faults as f64 / n
+        );
+        println!(
+            "  json_shaping work: p50 {:.1} µs mean {:.1} µs (cpu p50 {:.1} µs)",
+            wall.p50 - trivial_wall.p50,
+            wall.mean - trivial_wall.mean,
+            cpu.p50 - trivial_cpu.p50
+        );
+    }
+}
+
+/// Measurements of one command's calls.
+#[derive(Clone, Default)]
+struct Calls {
+    wall: Vec<Duration>,
+    cpu: Vec<Duration>,
+    faults: u64,
+}
+
+/// p50 and mean of a set of timings, in microseconds.
+struct Stats {
+    p50: f64,
+    mean: f64,
+}
+
+impl Stats {
+    fn of(timings: &mut [Duration]) -> Self {
+        timings.sort();
+        let total: Duration = timings.iter().sum();
+        Self {
+            p50: micros(timings[timings.len() / 2]),
+            mean: micros(total) / timings.len() as f64,
+        }
+    }
+}
+
+/// CPU time of the calling thread so far (user and system: page faults
+/// are part of the work).
+fn thread_cpu() -> Duration {
+    let time = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(time.tv_sec as u64, time.tv_nsec as u32)
+}
+
+/// Minor page faults of this process so far (field 10 of `/proc/self/stat`,
+/// counted after the parenthesised command name, which may hold spaces).
+fn minor_faults() -> u64 {
+    let text = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    text.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(7))
+        .and_then(|field| field.parse().ok())
+        .unwrap_or(0)
+}
+
+fn rss_report() {
     let live = 200;
     let (with_instances, connections) = rss_per_instance(live);
     let kib = |bytes: u64| bytes as f64 / 1024.0 / live as f64;
