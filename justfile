@@ -195,10 +195,11 @@ bench-js calls="4000":
     set -euo pipefail
     peers="$HOME/.cache/floh/bench-peers"
     test -f "$peers/node_modules/quickjs-emscripten/package.json" || npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$peers" {{bench_peers}}
-    floh=$(cargo bench --quiet -p floh --bench script_engine -- json_shaping | tee /dev/stderr)
-    peer=$(node {{root}}/host/benches/compare/quickjs_emscripten.mjs "$peers" {{calls}} | tee /dev/stderr)
-    work=$(sed -n 's/.*json_shaping work: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' <<< "$floh" | head -1)
-    call=$(sed -n 's/.*quickjs_emscripten warm call: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' <<< "$peer")
+    out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
+    cargo bench --quiet -p floh --bench script_engine -- json_shaping | tee "$out/floh"
+    node {{root}}/host/benches/compare/quickjs_emscripten.mjs "$peers" {{calls}} | tee "$out/peer"
+    work=$(sed -n 's/.*json_shaping work: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' "$out/floh" | head -1)
+    call=$(sed -n 's/.*quickjs_emscripten warm call: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' "$out/peer")
     echo
     echo "JSON-shaping handler, in process          p50 (µs)  mean (µs)"
     read -r wp wm <<< "$work"; read -r pp pm <<< "$call"
