@@ -157,12 +157,6 @@ pub fn engine_config(pool: PoolSizing) -> Config {
     config
         .enable_incremental_compilation(COMPILED.clone())
         .expect("the compiler is enabled");
-    // QuickJS is thousands of small C functions calling each other, and
-    // every wasm function entry pays a stack check and an epoch check.
-    // Inlining small callees (Cranelift's default size limits) removes both
-    // with the call: about 7% fewer instructions per JavaScript call, paid
-    // once in compile time (the artefact cache keeps the result).
-    config.compiler_inlining(wasmtime::Inlining::Yes);
 
     let mut pooling = PoolingAllocationConfig::default();
     let instances = pool.max_instances;
