@@ -231,40 +231,41 @@ mod tests {
     #[test]
     fn runs_of_bytes_are_joined_and_memory_stays_the_same() {
         let before = scattered();
-        let merged = merge(&before, MAX_GAP).unwrap();
-        assert_eq!(segment_counts(&before).unwrap(), vec![202]);
+        let merged = merge(&before, MAX_GAP).expect("merged");
+        assert_eq!(segment_counts(&before).expect("counted"), vec![202]);
         // The passive segments, then one segment per cluster.
-        assert_eq!(segment_counts(&merged).unwrap(), vec![4]);
+        assert_eq!(segment_counts(&merged).expect("counted"), vec![4]);
         assert_eq!(memory_image(&before), memory_image(&merged));
         // Merging again changes nothing.
-        assert_eq!(merge(&merged, MAX_GAP).unwrap(), merged);
+        assert_eq!(merge(&merged, MAX_GAP).expect("merged again"), merged);
     }
 
     #[test]
     fn the_shipped_engine_is_built_with_merged_segments() {
-        let counts = segment_counts(crate::runtime::ENGINE_WASM).unwrap();
+        let counts = segment_counts(crate::runtime::ENGINE_WASM).expect("counted");
         assert!(counts.iter().sum::<u32>() < 50, "{counts:?}");
     }
 
     /// The first module's initial memory, as the data segments lay it out.
     fn memory_image(component: &[u8]) -> Vec<u8> {
         let mut image = Vec::new();
-        for section in sections(component).unwrap().1 {
+        for section in sections(component).expect("sections").1 {
             if section.id != CORE_MODULE_SECTION {
                 continue;
             }
-            for inner in sections(section.contents).unwrap().1 {
+            for inner in sections(section.contents).expect("module sections").1 {
                 if inner.id != DATA_SECTION {
                     continue;
                 }
-                let reader = DataSectionReader::new(BinaryReader::new(inner.contents, 0)).unwrap();
+                let reader =
+                    DataSectionReader::new(BinaryReader::new(inner.contents, 0)).expect("data");
                 for data in reader {
-                    let data = data.unwrap();
+                    let data = data.expect("segment");
                     let DataKind::Active { offset_expr, .. } = data.kind else {
                         continue;
                     };
                     let Operator::I32Const { value } =
-                        offset_expr.get_operators_reader().read().unwrap()
+                        offset_expr.get_operators_reader().read().expect("offset")
                     else {
                         continue;
                     };

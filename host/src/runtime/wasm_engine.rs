@@ -113,8 +113,11 @@ impl Ticker {
 /// the bound, new functions are compiled but not kept.
 #[derive(Debug, Default)]
 struct CompiledFunctions {
-    entries: Mutex<(HashMap<Vec<u8>, Vec<u8>>, usize)>,
+    entries: Mutex<(FunctionCache, usize)>,
 }
+
+/// Compiled functions by their cache key.
+type FunctionCache = HashMap<Vec<u8>, Vec<u8>>;
 
 /// The bound of [`CompiledFunctions`]: the engine's functions take a few
 /// tens of MiB.

@@ -89,9 +89,9 @@ function bump() {
 
 #[tokio::test]
 async fn executions_from_a_snapshot_see_none_of_each_others_state() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let engine = engine_in(dir.path(), false);
-    let script = engine.compile(STATEFUL).await.unwrap();
+    let script = engine.compile(STATEFUL).await.expect("the script compiles");
     assert_eq!(settled(&engine, &script).await, SnapshotStatus::Ready);
     let before = engine.snapshot_stats().1;
     for _ in 0..3 {
@@ -110,9 +110,9 @@ async fn executions_from_a_snapshot_see_none_of_each_others_state() {
 
 #[tokio::test]
 async fn a_snapshot_gives_the_same_results_as_running_from_bytecode() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let engine = engine_in(dir.path(), false);
-    let script = engine.compile(STATEFUL).await.unwrap();
+    let script = engine.compile(STATEFUL).await.expect("the script compiles");
     let from_bytecode = execute(&engine, &script, "bump").await;
     assert_eq!(settled(&engine, &script).await, SnapshotStatus::Ready);
     assert_eq!(execute(&engine, &script, "bump").await, from_bytecode);
@@ -120,7 +120,7 @@ async fn a_snapshot_gives_the_same_results_as_running_from_bytecode() {
 
 #[tokio::test]
 async fn a_top_level_that_reads_the_clock_or_random_numbers_stays_live() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let engine = engine_in(dir.path(), false);
     for (source, reason) in [
         (
@@ -133,9 +133,8 @@ async fn a_top_level_that_reads_the_clock_or_random_numbers_stays_live() {
             "var seed = Math.random(); function when() { return { success: true, data: { t: seed } }; }",
             "the clock",
         ),
-
     ] {
-        let script = engine.compile(source).await.unwrap();
+        let script = engine.compile(source).await.expect("the script compiles");
         match settled(&engine, &script).await {
             SnapshotStatus::Refused(why) => assert!(why.contains(reason), "{why}"),
             other => panic!("expected a refusal naming {reason}, got {other:?}"),
@@ -151,7 +150,7 @@ async fn a_top_level_that_reads_the_clock_or_random_numbers_stays_live() {
 
 #[tokio::test]
 async fn a_top_level_that_uses_the_run_or_the_host_is_not_snapshotted() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let engine = engine_in(dir.path(), false);
     for (source, reason) in [
         (
@@ -167,7 +166,7 @@ async fn a_top_level_that_uses_the_run_or_the_host_is_not_snapshotted() {
             "floh.log",
         ),
     ] {
-        let script = engine.compile(source).await.unwrap();
+        let script = engine.compile(source).await.expect("the script compiles");
         match settled(&engine, &script).await {
             SnapshotStatus::Refused(why) => assert!(why.contains(reason), "{why}"),
             other => panic!("expected a refusal naming {reason}, got {other:?}"),
@@ -178,25 +177,25 @@ async fn a_top_level_that_uses_the_run_or_the_host_is_not_snapshotted() {
     let script = engine
         .compile("function run() { return { success: true, data: { n: floh.params.n } }; }")
         .await
-        .unwrap();
+        .expect("the script compiles");
     assert_eq!(settled(&engine, &script).await, SnapshotStatus::Ready);
     assert_eq!(execute(&engine, &script, "run").await, json!({"n": 1}));
 }
 
 #[tokio::test]
 async fn an_edited_script_never_runs_the_old_snapshot() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let engine = engine_in(dir.path(), false);
     let old = engine
         .compile("var v = 'old'; function version() { return { success: true, data: v }; }")
         .await
-        .unwrap();
+        .expect("the script compiles");
     assert_eq!(settled(&engine, &old).await, SnapshotStatus::Ready);
     assert_eq!(execute(&engine, &old, "version").await, json!("old"));
     let edited = engine
         .compile("var v = 'new'; function version() { return { success: true, data: v }; }")
         .await
-        .unwrap();
+        .expect("the script compiles");
     assert_eq!(engine.snapshot_status(&edited), SnapshotStatus::Absent);
     assert_eq!(execute(&engine, &edited, "version").await, json!("new"));
     assert_eq!(settled(&engine, &edited).await, SnapshotStatus::Ready);
@@ -205,12 +204,12 @@ async fn an_edited_script_never_runs_the_old_snapshot() {
 
 #[tokio::test]
 async fn a_crashed_build_falls_back_to_bytecode_and_is_reported() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let engine = engine_in(dir.path(), true);
     let script = engine
         .compile("var v = 7; function value() { return { success: true, data: v }; }")
         .await
-        .unwrap();
+        .expect("the script compiles");
     match settled(&engine, &script).await {
         SnapshotStatus::Failed(reason) => assert!(reason.contains("crashed"), "{reason}"),
         other => panic!("expected a failed build, got {other:?}"),
@@ -226,11 +225,11 @@ async fn a_crashed_build_falls_back_to_bytecode_and_is_reported() {
 
 #[tokio::test]
 async fn snapshots_survive_a_restart_and_a_corrupt_file_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().expect("a temporary directory");
     let source = "var greeting = ['he', 'llo'].join(''); function hi() { return { success: true, data: greeting }; }";
     {
         let engine = engine_in(dir.path(), false);
-        let script = engine.compile(source).await.unwrap();
+        let script = engine.compile(source).await.expect("the script compiles");
         assert_eq!(settled(&engine, &script).await, SnapshotStatus::Ready);
         assert_eq!(engine.snapshot_stats().0.built, 1);
     }
@@ -238,7 +237,7 @@ async fn snapshots_survive_a_restart_and_a_corrupt_file_is_refused() {
     // building it.
     {
         let engine = engine_in(dir.path(), false);
-        let script = engine.compile(source).await.unwrap();
+        let script = engine.compile(source).await.expect("the script compiles");
         assert_eq!(settled(&engine, &script).await, SnapshotStatus::Ready);
         let stats = engine.snapshot_stats().0;
         assert_eq!((stats.built, stats.loaded_from_disk), (0, 1));
@@ -246,16 +245,16 @@ async fn snapshots_survive_a_restart_and_a_corrupt_file_is_refused() {
     }
     // Flip a byte in the middle of the stored image.
     let image = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|entry| entry.unwrap().path())
+        .expect("the snapshot directory")
+        .map(|entry| entry.expect("an entry").path())
         .find(|path| path.extension().is_some_and(|ext| ext == "cwasm"))
         .expect("an image on disk");
-    let mut bytes = std::fs::read(&image).unwrap();
+    let mut bytes = std::fs::read(&image).expect("the image");
     let middle = bytes.len() / 2;
     bytes[middle] ^= 0xff;
-    std::fs::write(&image, bytes).unwrap();
+    std::fs::write(&image, bytes).expect("the image written");
     let engine = engine_in(dir.path(), false);
-    let script = engine.compile(source).await.unwrap();
+    let script = engine.compile(source).await.expect("the script compiles");
     assert_eq!(settled(&engine, &script).await, SnapshotStatus::Ready);
     let stats = engine.snapshot_stats().0;
     assert_eq!(
@@ -275,11 +274,11 @@ async fn snapshots_can_be_turned_off() {
         },
         ..ScriptEngineOptions::default()
     })
-    .unwrap();
+    .expect("script engine");
     let script = engine
         .compile("function ok() { return { success: true }; }")
         .await
-        .unwrap();
+        .expect("the script compiles");
     execute(&engine, &script, "ok").await;
     assert_eq!(engine.snapshot_status(&script), SnapshotStatus::Disabled);
     assert_eq!(engine.snapshot_stats().1.from_snapshot, 0);
