@@ -19,11 +19,16 @@ use crate::clock::now_ms;
 use crate::ids::new_id;
 use crate::store::{Access, Role, Store, StoreError, TokenRecord};
 
+/// How long a looked-up token is trusted before it is read again: a
+/// revocation on another node arrives as a notification, and this bounds
+/// how long a missed one could let a revoked token in.
+const KNOWN_MAX_AGE: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Looks tokens up, caching known ones (a token cannot change once issued).
 #[derive(Clone)]
 pub struct TokenAuth {
     store: Store,
-    known: Arc<Mutex<HashMap<String, TokenRecord>>>,
+    known: Arc<Mutex<HashMap<String, (TokenRecord, std::time::Instant)>>>,
     /// Bumped by every revocation: a lookup that read the store before a
     /// revocation must not put the revoked token back into `known`.
     revocations: Arc<std::sync::atomic::AtomicU64>,
@@ -127,6 +132,14 @@ impl TokenAuth {
         Ok(record)
     }
 
+    /// Forget every cached token: another node revoked one, or revocations
+    /// may have been missed.
+    pub fn forget_cached(&self) {
+        self.revocations
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.known.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// The record of the token `token`, if it is valid.
     pub async fn lookup(&self, token: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.lookup_hash(&token_hash(token)).await
@@ -139,15 +152,19 @@ impl TokenAuth {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(digest)
+            .filter(|(_, looked_up)| looked_up.elapsed() < KNOWN_MAX_AGE)
         {
-            return Ok(Some(record.clone()));
+            return Ok(Some(record.0.clone()));
         }
         let before = self.revocations.load(std::sync::atomic::Ordering::SeqCst);
         let record = self.store.token(digest.to_string()).await?;
         if let Some(record) = &record {
             let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
             if self.revocations.load(std::sync::atomic::Ordering::SeqCst) == before {
-                known.insert(digest.to_string(), record.clone());
+                known.insert(
+                    digest.to_string(),
+                    (record.clone(), std::time::Instant::now()),
+                );
             }
         }
         Ok(record)

@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bindings;
 pub mod cli;
 pub mod clock;
+pub mod coherence;
 pub mod connectors;
 pub mod egress;
 pub mod ids;

@@ -105,6 +105,13 @@ enum Command {
         /// (least recently used removed first).
         #[arg(long, env = "FLOH_SCRIPT_SNAPSHOTS_DISK_MIB", default_value_t = 4096)]
         script_snapshots_disk_mib: u64,
+        /// Keep everything in this PostgreSQL database instead of the data
+        /// directory's redb file (postgres://user@host:port/db, or
+        /// postgresql://user@/db?host=/socket/dir); several nodes may
+        /// share one. The secret key must then be given (FLOH_SECRET_KEY or
+        /// the data directory's key file), the same on every node.
+        #[arg(long, env = "FLOH_DATABASE_URL", hide_env_values = true)]
+        database_url: Option<String>,
     },
     /// Rotate the secret key and watch the re-wrap (admin).
     Key {
@@ -286,6 +293,7 @@ async fn run() -> anyhow::Result<()> {
             script_snapshots,
             script_snapshots_loaded,
             script_snapshots_disk_mib,
+            database_url,
         } => {
             let mut options = ServeOptions::new(listen, data_dir);
             options.tls = tls_cert.zip(tls_key);
@@ -295,6 +303,7 @@ async fn run() -> anyhow::Result<()> {
             options.secret_key = std::env::var(floh::secrets::KEY_ENV)
                 .ok()
                 .filter(|k| !k.is_empty());
+            options.database_url = database_url.filter(|url| !url.is_empty());
             options.open_egress = open_egress;
             options.plugins_dir = plugins_dir;
             options.cache_dir = cache_dir;

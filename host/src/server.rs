@@ -55,6 +55,8 @@ pub struct ServeOptions {
     pub rate_limits: RateLimits,
     /// Per-script snapshots.
     pub snapshots: crate::runtime::SnapshotOptions,
+    /// PostgreSQL instead of the data directory's redb file.
+    pub database_url: Option<String>,
 }
 
 impl ServeOptions {
@@ -75,6 +77,7 @@ impl ServeOptions {
             rewrap: crate::service::RewrapPace::default(),
             rate_limits: RateLimits::default(),
             snapshots: crate::runtime::SnapshotOptions::default(),
+            database_url: None,
         }
     }
 
@@ -116,13 +119,18 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
         std::fs::set_permissions(&options.data_dir, std::fs::Permissions::from_mode(0o700))
             .with_context(|| format!("restricting {}", options.data_dir.display()))?;
     }
-    let store = Store::open(&options.data_dir.join("floh.redb")).context("opening the database")?;
+    let store = match &options.database_url {
+        Some(url) => Store::connect(url).await?,
+        None => Store::open(&options.data_dir.join("floh.redb")).context("opening the database")?,
+    };
     let key_checks = store.key_checks().await?;
-    // A key is only ever created for a database that has no encrypted data.
+    // A key is only ever created for a database that has no encrypted data,
+    // and never for a shared one: two nodes starting at once would each
+    // create their own.
     let cipher = ConfigCipher::load(
         &options.data_dir,
         options.secret_key.as_deref(),
-        key_checks.is_empty(),
+        key_checks.is_empty() && options.database_url.is_none(),
     )?;
     crate::service::reconcile_at_start(&store, &cipher).await?;
     let cache_dir = options
@@ -181,6 +189,9 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
             // Printed once; only its hash is stored.
             println!("Admin token (shown once, store it now): {}", issued.token);
         }
+    }
+    if let Some(postgres) = store.postgres() {
+        crate::coherence::follow(postgres.changes(), &service, auth.clone(), agents.clone());
     }
     let agent_tokens = crate::agent::tokens::AgentTokens::new(store.clone());
     Ok(App {

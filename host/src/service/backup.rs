@@ -6,7 +6,7 @@ use std::fs::File;
 use super::{ConnectorService, ServiceError};
 use crate::clock::now_ms;
 use crate::ids::new_id;
-use crate::store::{self, BackupSummary};
+use crate::store::{self, BackupSummary, NO_FILE_BACKUP, StoreError};
 
 /// A backup ready to send: the file is open and already unlinked from the
 /// data directory, so nothing is left behind whatever happens to the
@@ -28,10 +28,11 @@ impl ConnectorService {
     /// Take a consistent backup of everything the store keeps. Writes go on
     /// meanwhile; the backup holds every write acknowledged before it began.
     pub async fn backup(&self) -> Result<Backup, ServiceError> {
-        let path = self
+        let dir = self
             .store
             .dir()
-            .join(format!(".{}.backup.partial", new_id("bak")));
+            .ok_or(StoreError::Unsupported(NO_FILE_BACKUP))?;
+        let path = dir.join(format!(".{}.backup.partial", new_id("bak")));
         let summary = match self.store.backup_to(&path, now_ms()).await {
             Ok(summary) => summary,
             Err(error) => {

@@ -6,9 +6,14 @@
 //! execution loads a record, an update lands and clears the cache, and the
 //! execution then caches what it loaded: an insert is dropped when the
 //! generation moved while the record was being loaded.
+//!
+//! Entries also expire after [`MAX_AGE`]: with several nodes on one
+//! database, a change made elsewhere arrives as a notification, and the
+//! age bound caps how long a missed one could keep a stale connector.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use crate::egress::EgressPolicy;
 use crate::model::ConfigSchema;
@@ -29,10 +34,13 @@ pub struct LoadedConnector {
     pub egress: EgressPolicy,
 }
 
+/// How long a cached connector is used before it is read again.
+pub const MAX_AGE: Duration = Duration::from_secs(30);
+
 #[derive(Default)]
 struct Inner {
     generation: u64,
-    by_key: HashMap<String, Arc<LoadedConnector>>,
+    by_key: HashMap<String, (Arc<LoadedConnector>, Instant)>,
 }
 
 /// The cache, keyed by both id and name.
@@ -46,7 +54,12 @@ impl ConnectorCache {
     /// [`ConnectorCache::insert`] after a miss.
     pub fn get(&self, id_or_name: &str) -> (Option<Arc<LoadedConnector>>, u64) {
         let inner = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        (inner.by_key.get(id_or_name).cloned(), inner.generation)
+        let fresh = inner
+            .by_key
+            .get(id_or_name)
+            .filter(|(_, loaded_at)| loaded_at.elapsed() < MAX_AGE)
+            .map(|(loaded, _)| loaded.clone());
+        (fresh, inner.generation)
     }
 
     /// Cache a connector loaded at `generation`, unless it changed since.
@@ -55,12 +68,13 @@ impl ConnectorCache {
         if inner.generation != generation {
             return;
         }
+        let now = Instant::now();
         inner
             .by_key
-            .insert(loaded.record.id.clone(), loaded.clone());
+            .insert(loaded.record.id.clone(), (loaded.clone(), now));
         inner
             .by_key
-            .insert(loaded.record.definition.name.clone(), loaded);
+            .insert(loaded.record.definition.name.clone(), (loaded, now));
     }
 
     /// Forget everything (after any create, update or delete).

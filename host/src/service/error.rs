@@ -143,6 +143,7 @@ impl ServiceError {
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED),
             Self::Secrets(_) => (StatusCode::INTERNAL_SERVER_ERROR, "CONFIG_UNREADABLE"),
             Self::Storage(StoreError::RetiredKey(_)) => (StatusCode::CONFLICT, "KEY_RETIRED"),
+            Self::Storage(StoreError::Unsupported(_)) => (StatusCode::CONFLICT, "NOT_SUPPORTED"),
             Self::Storage(_) | Self::Internal(_) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR")
             }

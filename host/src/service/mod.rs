@@ -199,6 +199,11 @@ impl ConnectorService {
         self.engine.snapshot_stats()
     }
 
+    /// Forget cached connectors: another node changed one.
+    pub fn forget_cached_connectors(&self) {
+        self.cache.invalidate();
+    }
+
     /// Forget cached connectors. Loaded connectors carry their type's schema,
     /// so call this after registering, replacing or removing a type.
     pub fn types_changed(&self) {

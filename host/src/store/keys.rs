@@ -1,30 +1,14 @@
-//! The store's side of key rotation: which sealed values it keeps, which key
-//! version sealed each, the key checks of every version, and the versions
-//! an operator retired.
-//!
-//! The store holds no key. It reads the version each sealed value names
-//! (`secrets::sealed_version`), lets the service re-seal values in batches,
-//! and refuses to write a value sealed under a retired version: retiring
-//! counts and marks in one write transaction, and redb runs write
-//! transactions one at a time, so a write that sealed with a version before
-//! it was retired can never slip in after the count said zero.
+//! Key rotation as the store sees it: which kinds of sealed values it keeps,
+//! the cursor of a re-wrap pass, and where key checks live. Each backend
+//! walks its own tables; the rules (batch sizes, order, what a cursor means)
+//! are these, shared.
 
-use std::collections::{BTreeMap, BTreeSet};
-
-use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
-
-use super::oauth::{GRANTS, PENDING};
-use super::retired;
-use super::{
-    CONNECTORS, ConnectorRecord, META, OAuthGrantRecord, PendingAuthorization, Store, StoreError,
-    decode, encode,
-};
-use crate::secrets::sealed_version;
+use super::{ConnectorRecord, OAuthGrantRecord, PendingAuthorization, StoreError};
 
 /// The meta key of the first version's key check (named before versions).
 pub const KEY_CHECK: &str = "secret-key-check";
 /// Later versions' checks: `secret-key-check:v<N>`.
-const KEY_CHECK_PREFIX: &str = "secret-key-check:v";
+pub(super) const KEY_CHECK_PREFIX: &str = "secret-key-check:v";
 
 /// What kind of value a sealed slot holds (its associated data differs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,8 +35,8 @@ pub enum RewrapError<E> {
 /// Where a re-wrap pass goes on: the table and the last id it handled.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewrapCursor {
-    kind: SealedKind,
-    after: Option<String>,
+    pub(super) kind: SealedKind,
+    pub(super) after: Option<String>,
 }
 
 impl RewrapCursor {
@@ -75,7 +59,7 @@ pub struct RewrapBatch {
 }
 
 /// A stored record that holds one sealed value.
-trait HoldsSealed: serde::Serialize + serde::de::DeserializeOwned {
+pub(super) trait HoldsSealed: serde::Serialize + serde::de::DeserializeOwned {
     fn sealed_mut(&mut self) -> Option<&mut Vec<u8>>;
 }
 
@@ -97,231 +81,12 @@ impl HoldsSealed for PendingAuthorization {
     }
 }
 
-type SealedTable = redb::TableDefinition<'static, &'static str, &'static [u8]>;
-
-impl SealedKind {
-    /// Every kind, in the order a pass visits their tables.
-    const ALL: [Self; 3] = [
-        Self::ConnectorConfig,
-        Self::OAuthGrant,
-        Self::PendingAuthorization,
-    ];
-
-    fn table(self) -> SealedTable {
-        match self {
-            Self::ConnectorConfig => CONNECTORS,
-            Self::OAuthGrant => GRANTS,
-            Self::PendingAuthorization => PENDING,
-        }
-    }
-}
-
 /// A batch looks at no more than this many values per value it re-seals,
 /// so a pass over values that are mostly done holds the write lock briefly.
-const SCAN_PER_REWRAP: usize = 16;
+pub(super) const SCAN_PER_REWRAP: usize = 16;
 
-impl Store {
-    /// The key checks stored for each version.
-    pub async fn key_checks(&self) -> Result<BTreeMap<u32, Vec<u8>>, StoreError> {
-        self.blocking(|db| {
-            let txn = db.begin_read()?;
-            let meta = txn.open_table(META)?;
-            let mut checks = BTreeMap::new();
-            for entry in meta.range(KEY_CHECK..)? {
-                let (key, value) = entry?;
-                if !key.value().starts_with(KEY_CHECK) {
-                    break;
-                }
-                checks.insert(sealed_version(value.value()), value.value().to_vec());
-            }
-            Ok(checks)
-        })
-        .await
-    }
-
-    /// Keep the key check of `version` (`check` must be sealed with it).
-    pub async fn set_key_check(&self, version: u32, check: Vec<u8>) -> Result<(), StoreError> {
-        self.blocking(move |db| {
-            let txn = db.begin_write()?;
-            txn.open_table(META)?
-                .insert(check_key(version).as_str(), check.as_slice())?;
-            txn.commit()?;
-            Ok(())
-        })
-        .await
-    }
-
-    /// The versions an operator retired.
-    pub async fn retired_key_versions(&self) -> Result<BTreeSet<u32>, StoreError> {
-        self.blocking(|db| {
-            let txn = db.begin_read()?;
-            let meta = txn.open_table(META)?;
-            retired::read(&meta)
-        })
-        .await
-    }
-
-    /// How many stored values each key version seals.
-    pub async fn sealed_counts(&self) -> Result<BTreeMap<u32, u64>, StoreError> {
-        self.blocking(|db| {
-            let txn = db.begin_read()?;
-            let mut counts = BTreeMap::new();
-            for_each_sealed(
-                |table| Ok(txn.open_table(table)?),
-                |version| *counts.entry(version).or_default() += 1,
-            )?;
-            Ok(counts)
-        })
-        .await
-    }
-
-    /// Mark `version` retired, in one transaction with the count that shows
-    /// nothing uses it; `Err(count)` inside `Ok` when values still do.
-    pub async fn retire_key_version(&self, version: u32) -> Result<Result<(), u64>, StoreError> {
-        self.blocking(move |db| {
-            let txn = db.begin_write()?;
-            let mut using = 0u64;
-            for_each_sealed(
-                |table| Ok(txn.open_table(table)?),
-                |sealed| using += u64::from(sealed == version),
-            )?;
-            if using > 0 {
-                return Ok(Err(using));
-            }
-            {
-                let mut meta = txn.open_table(META)?;
-                retired::add(&mut meta, version)?;
-                meta.remove(check_key(version).as_str())?;
-            }
-            txn.commit()?;
-            Ok(Ok(()))
-        })
-        .await
-    }
-
-    /// Re-seal up to `limit` values that `active` did not seal, from
-    /// `cursor` on, each with `reseal(kind, id, sealed)`, in one write
-    /// transaction (values written meanwhile are read fresh, so no update
-    /// is lost).
-    pub async fn rewrap_batch<E, F>(
-        &self,
-        active: u32,
-        limit: usize,
-        cursor: RewrapCursor,
-        reseal: F,
-    ) -> Result<RewrapBatch, RewrapError<E>>
-    where
-        E: Send + 'static,
-        F: Fn(SealedKind, &str, &[u8]) -> Result<Vec<u8>, E> + Send + 'static,
-    {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || {
-            let txn = db.begin_write().map_err(StoreError::from)?;
-            let mut pass = Pass {
-                txn: &txn,
-                active,
-                reseal: &reseal,
-                rewrap: limit.max(1),
-                scan: limit.max(1) * SCAN_PER_REWRAP,
-                rewrapped: 0,
-            };
-            let mut next = None;
-            let first = SealedKind::ALL
-                .iter()
-                .position(|kind| *kind == cursor.kind)
-                .unwrap_or(0);
-            for (index, kind) in SealedKind::ALL.into_iter().enumerate().skip(first) {
-                let after = (index == first)
-                    .then_some(cursor.after.as_deref())
-                    .flatten();
-                let stopped = match kind {
-                    SealedKind::ConnectorConfig => pass.table::<ConnectorRecord, _>(kind, after)?,
-                    SealedKind::OAuthGrant => pass.table::<OAuthGrantRecord, _>(kind, after)?,
-                    SealedKind::PendingAuthorization => {
-                        pass.table::<PendingAuthorization, _>(kind, after)?
-                    }
-                };
-                if let Some(last) = stopped {
-                    next = Some(RewrapCursor {
-                        kind,
-                        after: Some(last),
-                    });
-                    break;
-                }
-            }
-            let rewrapped = pass.rewrapped;
-            txn.commit().map_err(StoreError::from)?;
-            Ok(RewrapBatch { rewrapped, next })
-        })
-        .await
-        .map_err(|e| StoreError::Database(format!("storage task failed: {e}")))?
-    }
-}
-
-/// One re-wrap batch: its transaction and what it may still do.
-struct Pass<'a, F> {
-    txn: &'a WriteTransaction,
-    active: u32,
-    reseal: &'a F,
-    /// Values it may still re-seal.
-    rewrap: usize,
-    /// Values it may still look at.
-    scan: usize,
-    rewrapped: usize,
-}
-
-impl<F> Pass<'_, F> {
-    /// Re-seal the due values of `kind`'s table after `after`; the last id
-    /// handled when the batch's budget ran out first.
-    fn table<R: HoldsSealed, E>(
-        &mut self,
-        kind: SealedKind,
-        after: Option<&str>,
-    ) -> Result<Option<String>, RewrapError<E>>
-    where
-        F: Fn(SealedKind, &str, &[u8]) -> Result<Vec<u8>, E>,
-    {
-        use std::ops::Bound;
-        let mut table = self
-            .txn
-            .open_table(kind.table())
-            .map_err(StoreError::from)?;
-        let mut updates = Vec::new();
-        let mut stopped = None;
-        {
-            let range = match after {
-                Some(after) => (Bound::Excluded(after), Bound::Unbounded),
-                None => (Bound::Unbounded, Bound::Unbounded),
-            };
-            for entry in table.range::<&str>(range).map_err(StoreError::from)? {
-                let (id, value) = entry.map_err(StoreError::from)?;
-                let id = id.value();
-                self.scan = self.scan.saturating_sub(1);
-                let mut record: R = decode(value.value())?;
-                if let Some(sealed) = record.sealed_mut()
-                    && sealed_version(sealed) != self.active
-                {
-                    *sealed = (self.reseal)(kind, id, sealed).map_err(RewrapError::Seal)?;
-                    updates.push((id.to_string(), encode(&record)));
-                    self.rewrapped += 1;
-                    self.rewrap -= 1;
-                }
-                if self.rewrap == 0 || self.scan == 0 {
-                    stopped = Some(id.to_string());
-                    break;
-                }
-            }
-        }
-        for (id, bytes) in updates {
-            table
-                .insert(id.as_str(), bytes.as_slice())
-                .map_err(StoreError::from)?;
-        }
-        Ok(stopped)
-    }
-}
-
-fn check_key(version: u32) -> String {
+/// The meta key of a version's key check.
+pub(super) fn check_key(version: u32) -> String {
     if version == crate::secrets::LEGACY_VERSION {
         KEY_CHECK.to_string()
     } else {
@@ -329,161 +94,11 @@ fn check_key(version: u32) -> String {
     }
 }
 
-/// Call `visit(version)` for every sealed value of the tables that hold them.
-fn for_each_sealed<T>(
-    open: impl Fn(SealedTable) -> Result<T, StoreError>,
-    mut visit: impl FnMut(u32),
-) -> Result<(), StoreError>
-where
-    T: ReadableTable<&'static str, &'static [u8]>,
-{
-    for kind in SealedKind::ALL {
-        let table = open(kind.table())?;
-        for entry in table.iter()? {
-            let (_, value) = entry?;
-            let sealed = match kind {
-                SealedKind::ConnectorConfig => {
-                    decode::<ConnectorRecord>(value.value())?.sealed_config
-                }
-                SealedKind::OAuthGrant => {
-                    Some(decode::<OAuthGrantRecord>(value.value())?.sealed_tokens)
-                }
-                SealedKind::PendingAuthorization => {
-                    Some(decode::<PendingAuthorization>(value.value())?.sealed_verifier)
-                }
-            };
-            if let Some(sealed) = sealed {
-                visit(sealed_version(&sealed));
-            }
-        }
-    }
-    Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::secrets::ConfigCipher;
-    use serde_json::json;
-
-    fn record(id: &str, sealed: Vec<u8>) -> ConnectorRecord {
-        let mut record: ConnectorRecord = serde_json::from_value(json!({
-            "id": id,
-            "definition": {"name": id, "executionModel": "script", "scriptSource": "function a(){}"},
-            "createdAtMs": 1, "updatedAtMs": 1
-        }))
-        .expect("record");
-        record.sealed_config = Some(sealed);
-        record
-    }
-
-    async fn store_with(count: usize, cipher: &ConfigCipher) -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("floh.redb")).expect("open");
-        for n in 0..count {
-            let id = format!("c{n:03}");
-            let sealed = cipher.seal(&id, &json!({"n": n}));
-            store
-                .insert_connector(record(&id, sealed), None, None)
-                .await
-                .expect("insert");
-        }
-        (dir, store)
-    }
-
-    #[tokio::test]
-    async fn batches_walk_every_value_once_and_the_counts_follow() {
-        let keys = tempfile::tempdir().expect("keys");
-        let cipher = ConfigCipher::load(keys.path(), None, true).expect("cipher");
-        let (_dir, store) = store_with(25, &cipher).await;
-        assert_eq!(
-            store.sealed_counts().await.expect("counts"),
-            BTreeMap::from([(1, 25)])
-        );
-        let active = cipher.rotate().expect("rotate");
-        let mut cursor = RewrapCursor::start();
-        let mut batches = 0;
-        loop {
-            let sealer = cipher.clone();
-            let batch = store
-                .rewrap_batch(active, 10, cursor, move |_, id, sealed| {
-                    sealer.rewrap(id, sealed).map(|new| new.unwrap_or_default())
-                })
-                .await
-                .expect("batch");
-            batches += 1;
-            match batch.next {
-                Some(next) => cursor = next,
-                None => break,
-            }
-        }
-        assert_eq!(batches, 3, "25 values, 10 per batch");
-        assert_eq!(
-            store.sealed_counts().await.expect("counts"),
-            BTreeMap::from([(2, 25)])
-        );
-        let stored = store.list_connectors().await.expect("list");
-        for (n, record) in stored.iter().enumerate() {
-            let sealed = record.sealed_config.as_deref().expect("sealed");
-            assert_eq!(
-                cipher.open(&record.id, sealed).expect("opens"),
-                json!({"n": n})
-            );
-        }
-    }
-
-    #[tokio::test]
-    async fn a_failing_value_stops_the_batch_and_changes_nothing() {
-        let keys = tempfile::tempdir().expect("keys");
-        let cipher = ConfigCipher::load(keys.path(), None, true).expect("cipher");
-        let (_dir, store) = store_with(3, &cipher).await;
-        let active = cipher.rotate().expect("rotate");
-        let failed = store
-            .rewrap_batch(active, 10, RewrapCursor::start(), |_, id, _| {
-                if id == "c001" {
-                    Err("no")
-                } else {
-                    Ok(b"x".to_vec())
-                }
-            })
-            .await;
-        assert!(matches!(failed, Err(RewrapError::Seal("no"))));
-        assert_eq!(
-            store.sealed_counts().await.expect("counts"),
-            BTreeMap::from([(1, 3)])
-        );
-    }
-
-    #[tokio::test]
-    async fn a_retired_version_can_no_longer_be_written() {
-        let keys = tempfile::tempdir().expect("keys");
-        let cipher = ConfigCipher::load(keys.path(), None, true).expect("cipher");
-        let (_dir, store) = store_with(1, &cipher).await;
-        let old = cipher.seal("late", &json!({}));
-        cipher.rotate().expect("rotate");
-        assert_eq!(
-            store.retire_key_version(1).await.expect("retire"),
-            Err(1),
-            "still used"
-        );
-        store.delete_connector("c000".into()).await.expect("delete");
-        assert_eq!(store.retire_key_version(1).await.expect("retire"), Ok(()));
-        assert_eq!(
-            store.retired_key_versions().await.expect("retired"),
-            BTreeSet::from([1])
-        );
-        // A write that sealed with version 1 before the retirement loses.
-        let refused = store
-            .insert_connector(record("late", old), None, None)
-            .await;
-        assert!(
-            matches!(refused, Err(StoreError::RetiredKey(1))),
-            "{refused:?}"
-        );
-        let fresh = cipher.seal("late", &json!({}));
-        store
-            .insert_connector(record("late", fresh), None, None)
-            .await
-            .expect("a value sealed with the active key is written");
-    }
+impl SealedKind {
+    /// Every kind, in the order a pass visits them.
+    pub(super) const ALL: [Self; 3] = [
+        Self::ConnectorConfig,
+        Self::OAuthGrant,
+        Self::PendingAuthorization,
+    ];
 }

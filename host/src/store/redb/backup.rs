@@ -16,7 +16,7 @@ use redb::{
 };
 
 use super::{BYTECODE, CONNECTORS, EXECUTIONS, META, NAMES, TOKENS};
-use super::{Store, StoreError, activity, agent_tokens, agents, listing, oauth, specs};
+use super::{RedbStore, StoreError, activity, agent_tokens, agents, listing, oauth, specs};
 
 /// The meta key recording when a backup was taken (Unix milliseconds).
 const BACKUP_TAKEN_AT: &str = "backup-taken-at-ms";
@@ -74,7 +74,7 @@ fn copy_all(
     ])
 }
 
-impl Store {
+impl RedbStore {
     /// Write a consistent copy of the whole database to `path` (a new file).
     pub async fn backup_to(
         &self,
@@ -149,7 +149,7 @@ mod tests {
     #[tokio::test]
     async fn a_backup_copies_every_table_and_names_itself() {
         let dir = tempfile::tempdir().expect("dir");
-        let store = Store::open(&dir.path().join("floh.redb")).expect("open");
+        let store = RedbStore::open(&dir.path().join("floh.redb")).expect("open");
         store
             .set_key_check(1, b"check".to_vec())
             .await
@@ -169,7 +169,7 @@ mod tests {
         assert_eq!(summary.connectors, 1);
         assert_eq!(inspect_backup(&backup).expect("inspect"), summary);
 
-        let copy = Store::open(&backup).expect("open the backup as a store");
+        let copy = RedbStore::open(&backup).expect("open the backup as a store");
         assert!(copy.connector_exists("crm".into()).await.expect("exists"));
         assert_eq!(copy.key_checks().await.expect("checks")[&1], b"check");
         // The live database is not a backup.
