@@ -260,6 +260,20 @@ ui-vendor:
     cp "$work/package/dist/htmx.min.js" {{root}}/host/src/ui/assets/htmx.min.js
     cd {{root}}/host/src/ui/assets && sha256sum --check htmx.min.js.sha256
 
+# PostgreSQL for the tests of several nodes on one database (tests/postgres.rs
+# starts clusters of its own on free ports). Debian's default cluster is not
+# wanted: `create_main_cluster = false` keeps the package from making one.
+postgres-deps:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    bindir=$(pg_config --bindir 2>/dev/null || true)
+    if [ ! -x "$bindir/initdb" ] && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+      mkdir -p /etc/postgresql-common
+      echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf
+      apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive UCF_FORCE_CONFFOLD=1 apt-get install -y -qq postgresql
+    fi
+
 # Schemathesis (pinned) in tests/.venv, for the contract test.
 contract-deps:
     test -x tests/.venv/bin/st || (python3 -m venv tests/.venv && tests/.venv/bin/pip install --quiet schemathesis==4.32.5)
@@ -334,4 +348,4 @@ deny: supply-tools
     fi
 
 # Everything CI does.
-ci: check-guests check-ui-editor e2e-deps lint deny test (fuzz "" "20")
+ci: check-guests check-ui-editor e2e-deps postgres-deps lint deny test (fuzz "" "20")

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod postgres;
+
 /// The admin token every test server is started with.
 pub const ADMIN_TOKEN: &str = "floh_e2e_admin_token_0123456789abcdef";
 

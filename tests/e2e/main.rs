@@ -12,6 +12,7 @@ mod durability;
 mod lifecycle;
 mod mcp;
 mod models;
+mod nodes;
 mod not_found;
 mod oauth;
 mod openapi;
