@@ -25,7 +25,9 @@ pub const CONNECTORS_HEADER: &str = "floh-backup-connectors";
         headers(
             ("floh-key-versions" = String, description = "Key versions a restore needs, comma-separated"),
             ("floh-backup-connectors" = u64, description = "Connectors in the backup"),
-        ))))]
+        )),
+        (status = 409, description = "`NOT_SUPPORTED`: the server keeps its data in PostgreSQL (back it up with pg_dump)",
+            body = crate::api::error::ErrorBody)))]
 pub async fn take(State(state): State<AppState>) -> Result<Response, ApiError> {
     let backup = state.service.backup().await?;
     let versions = backup

@@ -659,3 +659,56 @@ contract!(
     key_rotation_rewraps_counts_and_retires,
     data_survives_a_new_connection,
 );
+
+/// What only the PostgreSQL store has: a versioned schema.
+mod postgres_schema {
+    use floh::store::{ConnectError, Store};
+    use floh_e2e::postgres::TestPostgres;
+
+    #[tokio::test]
+    async fn migrations_run_once_and_a_newer_schema_is_refused() {
+        let Some(postgres) = TestPostgres::shared() else {
+            return;
+        };
+        let url = postgres.database("schema_versions");
+        // Two nodes starting together migrate one after the other.
+        let (a, b) = tokio::join!(Store::connect(&url), Store::connect(&url));
+        a.expect("first node");
+        b.expect("second node");
+        assert_eq!(postgres.psql(&url, "SELECT count(*) FROM floh_schema"), "1");
+        // The unix socket reaches the same database.
+        let over_socket = Store::connect(&postgres.socket_url(&url))
+            .await
+            .expect("socket");
+        assert!(
+            over_socket
+                .list_connectors()
+                .await
+                .expect("list")
+                .is_empty()
+        );
+
+        postgres.psql(&url, "INSERT INTO floh_schema (version) VALUES (999)");
+        match Store::connect(&url).await {
+            Err(error @ ConnectError::NewerSchema { found: 999, .. }) => {
+                assert!(error.to_string().contains("upgrade floh"), "{error}");
+            }
+            Err(other) => panic!("expected a refusal of the newer schema, got {other}"),
+            Ok(_) => panic!("a database migrated by a newer floh was accepted"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_urls_are_refused_with_the_reason() {
+        let refused = |result: Result<Store, ConnectError>| match result {
+            Err(error) => error.to_string(),
+            Ok(_) => panic!("accepted"),
+        };
+        let not_a_url = refused(Store::connect("mysql://x").await);
+        assert!(not_a_url.contains("not a PostgreSQL URL"), "{not_a_url}");
+        let tls = refused(Store::connect("postgres://u@127.0.0.1/db?sslmode=require").await);
+        assert!(tls.contains("sslmode=require"), "{tls}");
+        let unreachable = refused(Store::connect("postgres://u@127.0.0.1:1/db").await);
+        assert!(unreachable.contains("cannot connect"), "{unreachable}");
+    }
+}

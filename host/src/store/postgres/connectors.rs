@@ -93,6 +93,8 @@ impl PostgresStore {
     pub(in crate::store) async fn update_connector(
         &self,
         mut record: ConnectorRecord,
+        // The unique constraint on `name` does what redb's name index
+        // needs the previous name for.
         _previous_name: String,
         bytecode: Option<Option<Vec<u8>>>,
         spec: SpecChange,

@@ -66,7 +66,6 @@ pub enum ConnectError {
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
-    config: Arc<tokio_postgres::Config>,
     changes: ChangeFeed,
 }
 
@@ -93,24 +92,18 @@ impl PostgresStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
-        let config = Arc::new(config);
-        let store = Self {
-            pool,
-            changes: ChangeFeed::start(config.clone()),
-            config,
-        };
-        let mut client = store
-            .client()
+        let mut client = pool
+            .get()
             .await
             .map_err(|error| ConnectError::Unreachable(error.to_string()))?;
         schema::warn_unless_durable(&client).await;
         schema::migrate(&mut client).await?;
+        // Listen only once the database is known to be there and current.
+        let store = Self {
+            pool,
+            changes: ChangeFeed::start(Arc::new(config)),
+        };
         Ok(store)
-    }
-
-    /// The connection settings.
-    pub fn config(&self) -> &tokio_postgres::Config {
-        &self.config
     }
 
     /// What other nodes change, as it commits.
