@@ -27,6 +27,21 @@ pub fn assert_error(response: (u16, Value), status: u16, code: &str, mentions: &
     );
 }
 
+/// Cargo sets `CARGO_MANIFEST_DIR` (and friends) for the test process; a
+/// build started from it must not see them, or build scripts that watch
+/// them (ring's) look changed, and the outer `cargo test` and this inner
+/// build rebuild half the dependencies for each other every run.
+fn same_environment_as_the_outer_build(build: &mut Command) {
+    for (name, _) in std::env::vars_os() {
+        if name
+            .to_str()
+            .is_some_and(|name| name == "CARGO_MANIFEST_DIR" || name.starts_with("CARGO_PKG_"))
+        {
+            build.env_remove(name);
+        }
+    }
+}
+
 /// The `floh` binary (or `FLOH_BIN`). The first call in a test process runs
 /// `cargo build` for it, so the tests never run against a stale binary even
 /// when only this package is tested.
@@ -46,6 +61,7 @@ pub fn floh_binary() -> PathBuf {
                 .to_path_buf();
             let mut build = Command::new(env!("CARGO"));
             build.args(["build", "--quiet", "-p", "floh", "--bin", "floh"]);
+            same_environment_as_the_outer_build(&mut build);
             if profile_dir
                 .file_name()
                 .is_some_and(|name| name == "release")
@@ -80,6 +96,7 @@ pub fn build_plugin(package: &str, features: &[&str]) -> Vec<u8> {
     let _one_at_a_time = BUILDING.lock().unwrap_or_else(|p| p.into_inner());
     let target = target_dir();
     let mut build = Command::new(env!("CARGO"));
+    same_environment_as_the_outer_build(&mut build);
     build
         .args(["build", "--quiet", "-p", package, "--profile", "wasm"])
         .args(["--target", "wasm32-unknown-unknown"])

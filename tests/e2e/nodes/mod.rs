@@ -1,9 +1,14 @@
 //! Several `floh serve` nodes on one PostgreSQL database (issue 16): the
 //! store contract holds on redb and on PostgreSQL alike, names stay unique
-//! across nodes, and acknowledged writes survive a crash of the nodes and
-//! of PostgreSQL. The clusters come from `floh_e2e::postgres`;
-//! without PostgreSQL installed these tests say how to install it and skip.
+//! across nodes, acknowledged writes survive a crash of the nodes and of
+//! PostgreSQL, a config updated on one node is used on another a second
+//! later (also after that node lost its listening connection), and an agent
+//! token revoked through one node closes the agent's session on another.
+//! The clusters come from `floh_e2e::postgres`; without PostgreSQL
+//! installed these tests say how to install it and skip.
 
+mod agent_revocation;
+mod coherence;
 mod durability;
 mod postgres_harness;
 mod store_contract;
