@@ -82,15 +82,16 @@ def big_spec(base):
             "servers": [{"url": base}], "paths": paths}
 
 
-def wrk(url, connections, seconds, body=None):
-    """p50 latency (µs) and requests/s of `url` under wrk."""
+def wrk(url, connections, seconds, body=None, method="POST"):
+    """p50 latency (µs) and requests/s of `url` under wrk (`method` with
+    `body` when one is given, GET otherwise)."""
     script = None
     args = ["wrk", "--latency", f"-t{min(connections, 2)}", f"-c{connections}", f"-d{seconds}s",
             "-H", f"Authorization: Bearer {TOKEN}"]
     if body is not None:
         script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-        script.write('wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
-                     % json.dumps(json.dumps(body)))
+        script.write('wrk.method = "%s"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n'
+                     % (method, json.dumps(json.dumps(body))))
         script.close()
         args += ["-s", script.name]
     output = subprocess.run(args + [url], capture_output=True, text=True, check=True).stdout
