@@ -187,12 +187,13 @@ bench-compare seconds="5":
     python3 {{root}}/host/benches/compare/compare.py {{cargo_target}}/release/floh "$peers/node_modules/.bin/workerd" {{seconds}}
 
 # One node on PostgreSQL beside one on redb (wrk, release, a throwaway
-# cluster): health, a trivial execute, one write per request.
+# cluster): health, a trivial execute, one write per request; then agent
+# commands from the node holding the agent and relayed from another node.
 bench-nodes seconds="5":
     command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk"; exit 1; }
     {{just_executable()}} --justfile {{justfile()}} postgres-deps
     cargo build --quiet --release -p floh
-    python3 {{root}}/host/benches/compare/nodes.py {{cargo_target}}/release/floh {{seconds}}
+    python3 {{root}}/host/benches/compare/nodes.py {{cargo_target}}/release/floh {{seconds}} cargo bench -p floh --bench agent
 
 # The JSON-shaping handler (host/benches/compare/shaping.js) in process:
 # its work in floh (the runtime bench's json_shaping case: the command minus

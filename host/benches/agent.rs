@@ -8,6 +8,12 @@
 //! between the two columns is what the agent path adds: sealing the config,
 //! the WebSocket round trip, and opening the config on the agent.
 //! Run with `cargo bench -p floh --bench agent` (or `just bench-agent`).
+//!
+//! With `FLOH_BENCH_DATABASE_URL` (a PostgreSQL database; `just
+//! bench-nodes` gives one), the server keeps its data there and a second
+//! node on the same database sends the same commands: the difference
+//! between "through the agent" and "relayed from another node" is what the
+//! relay adds (two PostgreSQL transactions, two notifications).
 
 mod load;
 
@@ -29,10 +35,18 @@ fn main() {
         return;
     }
     let data = std::env::temp_dir().join(format!("floh-agent-bench-{}", std::process::id()));
+    let database_url = std::env::var("FLOH_BENCH_DATABASE_URL")
+        .ok()
+        .filter(|url| !url.is_empty());
     let server_rt = runtime();
-    let (service, url, token) = server_rt.block_on(async {
+    let (service, url, token, other_node) = server_rt.block_on(async {
         let mut options =
             ServeOptions::new("127.0.0.1:0".parse().expect("addr"), data.join("server"));
+        if database_url.is_some() {
+            options.database_url = database_url.clone();
+            // Nodes on one database share the key (a shared store never makes one).
+            options.secret_key = Some("1:YmVuY2gtbm9kZXMtc2hhcmUtb25lLWtleS0wMDAwMDA=".into());
+        }
         options.plugins_dir = Some(data.join("plugins"));
         // Throughput of the host itself: no 429s.
         options.rate_limits = floh::rate_limit::RateLimits::UNLIMITED;
@@ -67,7 +81,17 @@ fn main() {
             let _ = tcp.set_nodelay(true);
         });
         tokio::spawn(async move { axum::serve(listener, router).await.expect("serve") });
-        (service, format!("ws://{addr}"), token)
+        let other_node = match database_url.is_some() {
+            true => {
+                let mut other = options.clone();
+                other.data_dir = data.join("server-b");
+                other.plugins_dir = Some(data.join("plugins-b"));
+                let app = build(&other).await.expect("the second node");
+                Some(app.state.service.clone())
+            }
+            false => None,
+        };
+        (service, format!("ws://{addr}"), token, other_node)
     });
 
     let agent_rt = runtime();
@@ -114,12 +138,37 @@ fn main() {
             ms(remote.p50) - ms(local.p50),
             ms(remote.p99) - ms(local.p99)
         );
+        if let Some(other) = &other_node {
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while !other
+                .execute("agent-ping", ping())
+                .await
+                .is_ok_and(|r| r.success)
+            {
+                assert!(
+                    Instant::now() < deadline,
+                    "the other node never reached the agent"
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let relayed = drive(other, "agent-ping", 1, Duration::from_secs(5)).await;
+            report("relayed from another node", &relayed);
+            println!(
+                "  added by the relay: p50 {:+.3} ms, p99 {:+.3} ms",
+                ms(relayed.p50) - ms(remote.p50),
+                ms(relayed.p99) - ms(remote.p99)
+            );
+        }
         println!("concurrent callers, throughput:");
         for callers in [16, 64, 256] {
             let local = drive(&service, "local-ping", callers, Duration::from_secs(5)).await;
             let remote = drive(&service, "agent-ping", callers, Duration::from_secs(5)).await;
             report(&format!("{callers:>3} callers, on the server"), &local);
             report(&format!("{callers:>3} callers, through the agent"), &remote);
+            if let Some(other) = &other_node {
+                let relayed = drive(other, "agent-ping", callers, Duration::from_secs(5)).await;
+                report(&format!("{callers:>3} callers, relayed"), &relayed);
+            }
         }
     });
     drop(agent_rt);

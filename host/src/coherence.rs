@@ -46,6 +46,8 @@ pub fn follow(
                         tracing::info!(token = %id, closed, "agent token revoked on another node");
                     }
                 }
+                // The agent relay follows these.
+                Change::Sessions | Change::Relay { .. } | Change::Answered { .. } => {}
                 Change::Resync => {
                     service.forget_cached_connectors();
                     auth.forget_cached();

@@ -193,6 +193,9 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     if let Some(postgres) = store.postgres() {
         crate::coherence::follow(postgres.changes(), &service, auth.clone(), agents.clone());
     }
+    if let Some(relay) = crate::agent::relay::NodeRelay::start(store.clone(), &agents) {
+        agents.relay_through(relay);
+    }
     let agent_tokens = crate::agent::tokens::AgentTokens::new(store.clone());
     Ok(App {
         state: AppState::new(AppParts {

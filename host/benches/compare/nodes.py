@@ -10,7 +10,12 @@ reads the connector from the cache and writes history in batches), and
 issuing an API token (one write transaction each: what PostgreSQL's commit
 costs against redb's), at 1 connection (p50) and 64 (requests/s), by wrk.
 
-Usage: nodes.py FLOH_BINARY [SECONDS]
+Usage: nodes.py FLOH_BINARY [SECONDS [AGENT_BENCH_COMMAND...]]
+
+With an agent bench command (`just bench-nodes` passes `cargo bench -p
+floh --bench agent`), it runs it against a second database of the same
+cluster: agent commands sent by the node holding the agent and relayed
+from another node.
 """
 
 import json
@@ -117,6 +122,15 @@ def main():
         for (label, r_p50, r_rps), (_, p_p50, p_rps) in zip(tables["redb"], tables["PostgreSQL"]):
             print(f"{label:<34} {r_p50:>10.0f} µs {p_p50:>8.0f} µs {r_rps:>16,.0f} {p_rps:>14,.0f} "
                   f"{p_rps / r_rps:>13.2f}×")
+        if len(sys.argv) > 3:
+            # The agent bench with two nodes on this cluster: what a relayed
+            # agent command adds to one sent by the node holding the agent.
+            relay_url = url.rsplit("/", 1)[0] + "/relay"
+            subprocess.run(as_cluster_owner([f"{pg_bindir()}/createdb", "-h", work, "-p",
+                                             url.split(":")[-1].split("/")[0], "-U", "postgres", "relay"]),
+                           check=True, cwd="/")
+            print("\nagent commands, one node holding the agent and one relaying (cargo bench --bench agent):")
+            subprocess.run(sys.argv[3:], check=True, env=dict(os.environ, FLOH_BENCH_DATABASE_URL=relay_url))
     finally:
         for server in servers:
             server.kill()

@@ -8,6 +8,7 @@ use serde_json::Value;
 
 use super::hub::Unavailable;
 use super::protocol::{AgentCommand, AgentResponse};
+use super::relay::RemoteAgent;
 use super::seal;
 use super::session::{DispatchError, Slot};
 use crate::model::{ConfigSchema, ExecutionModel};
@@ -49,10 +50,47 @@ pub struct Target<'a> {
     pub schema: &'a ConfigSchema,
 }
 
-/// Run `invocation` on the agent holding `slot`, waiting at most `timeout`
-/// plus the hub's grace for the answer.
+/// How a command reaches its agent.
+pub enum Carrier {
+    /// The agent is connected to this node.
+    Local(Slot),
+    /// The agent is connected to another node (see [`super::relay`]).
+    Remote(RemoteAgent),
+}
+
+impl Carrier {
+    /// The agent's id.
+    pub fn agent_id(&self) -> &str {
+        match self {
+            Self::Local(slot) => &slot.session().registration.agent_id,
+            Self::Remote(remote) => remote.agent_id(),
+        }
+    }
+
+    fn public_key(&self) -> Result<x25519_dalek::PublicKey, ExecutionError> {
+        match self {
+            Self::Local(slot) => Ok(slot.session().public_key),
+            Self::Remote(remote) => seal::parse_public_key(remote.public_key())
+                .map_err(|e| agent_error("AGENT_INTERNAL", e.to_string())),
+        }
+    }
+
+    async fn call(
+        &self,
+        command: AgentCommand,
+        wait: Duration,
+    ) -> Result<AgentResponse, DispatchError> {
+        match self {
+            Self::Local(slot) => slot.call(command, wait).await,
+            Self::Remote(remote) => remote.call(command, wait).await,
+        }
+    }
+}
+
+/// Run `invocation` on the agent `carrier` reaches, waiting at most
+/// `timeout` plus the hub's grace for the answer.
 pub async fn execute(
-    slot: Slot,
+    carrier: Carrier,
     target: Target<'_>,
     invocation: &Invocation,
     context: &ExecutionContext,
@@ -60,13 +98,14 @@ pub async fn execute(
     grace: Duration,
 ) -> Execution {
     let started = Instant::now();
-    let agent = slot.session().registration.agent_id.clone();
+    let agent = carrier.agent_id().to_string();
     let command_id = crate::ids::new_id("cmd");
-    let outcome = match seal_config(&slot, &command_id, &context.config) {
+    let outcome = match seal_config(&carrier, &command_id, &context.config) {
         Err(error) => Err(error),
         Ok(config) => {
             let command = command_for(&target, invocation, command_id, config, timeout);
-            slot.call(command, timeout + grace)
+            carrier
+                .call(command, timeout + grace)
                 .await
                 .map_err(|error| dispatch_error(error, timeout))
         }
@@ -116,13 +155,13 @@ pub fn unavailable(reason: Unavailable) -> ExecutionError {
 }
 
 fn seal_config(
-    slot: &Slot,
+    carrier: &Carrier,
     command_id: &str,
     config: &Value,
 ) -> Result<seal::SealedConfig, ExecutionError> {
     let plaintext = serde_json::to_vec(config)
         .map_err(|e| agent_error("AGENT_INTERNAL", format!("config: {e}")))?;
-    seal::seal(&slot.session().public_key, command_id, &plaintext)
+    seal::seal(&carrier.public_key()?, command_id, &plaintext)
         .map_err(|e| agent_error("AGENT_INTERNAL", e.to_string()))
 }
 

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,6 +23,7 @@ use tokio::sync::mpsc;
 use x25519_dalek::PublicKey;
 
 use super::protocol::{Registration, ServerMessage};
+use super::relay::{NodeRelay, RemoteAgent};
 use super::session::{AgentSession, Slot};
 use crate::clock::now_ms;
 use crate::store::{AgentRecord, Store};
@@ -70,6 +71,8 @@ pub enum Route {
     Local,
     /// Send it to this agent (its in-flight slot is held until dropped).
     Agent(Slot),
+    /// Relay it to this agent, connected to another node.
+    Remote(RemoteAgent),
     /// Agents claim the connector but none can take the command now.
     Unavailable(Unavailable),
 }
@@ -201,6 +204,8 @@ pub struct AgentHub {
     changes: Option<mpsc::UnboundedSender<Change>>,
     /// Wakes commands waiting for an agent to connect.
     connected: tokio::sync::Notify,
+    /// Agents connected to other nodes (a shared PostgreSQL store).
+    relay: OnceLock<Arc<NodeRelay>>,
 }
 
 impl AgentHub {
@@ -213,7 +218,22 @@ impl AgentHub {
             turns: AtomicUsize::new(0),
             changes: None,
             connected: tokio::sync::Notify::new(),
+            relay: OnceLock::new(),
         }
+    }
+
+    /// Reach agents connected to other nodes through `relay` (and tell
+    /// them about the agents connected here).
+    pub fn relay_through(&self, relay: Arc<NodeRelay>) {
+        let _ = self.relay.set(relay);
+    }
+
+    /// A slot on the connected agent `agent_id` (a command relayed by
+    /// another node); `None` when it is not connected here or at its limit.
+    pub fn reserve(&self, agent_id: &str) -> Option<Slot> {
+        let agents = self.agents();
+        let session = agents.get(agent_id)?.connected()?;
+        session.reserve(self.settings.max_in_flight)
     }
 
     /// Keep agent records in `store`, starting from `remembered` (what an
@@ -272,6 +292,14 @@ impl AgentHub {
             disconnected_at_ms: None,
         };
         self.record(Change::Put(session.record(None)));
+        if let Some(relay) = self.relay.get() {
+            let registration = &session.registration;
+            relay.held(
+                &registration.agent_id,
+                &registration.connector_names,
+                &registration.public_key,
+            );
+        }
         let replaced = self
             .agents()
             .insert(session.registration.agent_id.clone(), entry);
@@ -298,6 +326,9 @@ impl AgentHub {
             let now = now_ms();
             *disconnected_at_ms = Some(now);
             self.record(Change::Put(session.record(Some(now))));
+            if let Some(relay) = self.relay.get() {
+                relay.released(&session.registration.agent_id);
+            }
         }
         drop(agents);
         session.close();
@@ -310,11 +341,37 @@ impl AgentHub {
         loop {
             // Subscribe before looking, so a connection in between is seen.
             let connected = self.connected.notified();
-            match self.route(connector) {
+            let elsewhere = self.relay.get().map(|relay| relay.sessions_changed());
+            let route = match (self.route(connector), self.relay.get()) {
+                (
+                    local @ (Route::Local | Route::Unavailable(Unavailable::NoneConnected { .. })),
+                    Some(relay),
+                ) => match relay.route(connector).await {
+                    Ok(Some(remote)) => Route::Remote(remote),
+                    Ok(None) | Err(None) => local,
+                    Err(Some(reason)) => match local {
+                        Route::Local => Route::Unavailable(reason),
+                        claimed_here => claimed_here,
+                    },
+                },
+                (route, _) => route,
+            };
+            match route {
                 Route::Unavailable(Unavailable::NoneConnected { .. })
                     if tokio::time::Instant::now() < deadline =>
                 {
-                    let _ = tokio::time::timeout_at(deadline, connected).await;
+                    match elsewhere {
+                        Some(elsewhere) => {
+                            tokio::select! {
+                                _ = tokio::time::sleep_until(deadline) => {}
+                                _ = connected => {}
+                                _ = elsewhere => {}
+                            }
+                        }
+                        None => {
+                            let _ = tokio::time::timeout_at(deadline, connected).await;
+                        }
+                    }
                 }
                 route => return route,
             }

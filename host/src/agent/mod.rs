@@ -26,6 +26,7 @@ pub mod hub;
 pub mod keys;
 mod link;
 pub mod protocol;
+pub mod relay;
 pub mod runner;
 pub mod seal;
 pub mod session;

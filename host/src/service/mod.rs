@@ -502,15 +502,14 @@ impl ConnectorService {
             .await
         {
             Route::Local => None,
-            Route::Agent(slot) => Some(slot),
+            Route::Agent(slot) => Some(dispatch::Carrier::Local(slot)),
+            Route::Remote(remote) => Some(dispatch::Carrier::Remote(remote)),
             Route::Unavailable(reason) => {
                 let execution = Execution::failed(dispatch::unavailable(reason));
                 return Ok(self.respond(record, &request.command, execution, started_at_ms, None));
             }
         };
-        let agent = slot
-            .as_ref()
-            .map(|slot| slot.session().registration.agent_id.clone());
+        let agent = slot.as_ref().map(|carrier| carrier.agent_id().to_string());
         let execution = match (slot, record.definition.execution_model) {
             (Some(slot), _) => {
                 let target = dispatch::Target { record, schema };

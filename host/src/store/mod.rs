@@ -33,7 +33,10 @@ pub use agents::AgentRecord;
 pub use keys::{KEY_CHECK, RewrapBatch, RewrapCursor, RewrapError, SealedKind};
 pub use listing::ConnectorListing;
 pub use oauth::{OAuthGrantRecord, PendingAuthorization};
-pub use postgres::{Change, ChangeFeed, ConnectError, LISTENER_APPLICATION_NAME, PostgresStore};
+pub use postgres::{
+    Change, ChangeFeed, ConnectError, HeldSession, LISTENER_APPLICATION_NAME, PostgresStore,
+    RelayedCommand,
+};
 pub use records::{Access, ConnectorRecord, ExecutionRecord, Role, TokenRecord};
 pub use redb::{BackupSummary, RedbStore, inspect_backup};
 pub use specs::SpecChange;

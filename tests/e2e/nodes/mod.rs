@@ -4,9 +4,14 @@
 //! PostgreSQL, a config updated on one node is used on another a second
 //! later (also after that node lost its listening connection), and an agent
 //! token revoked through one node closes the agent's session on another.
+//! A command sent to one node reaches an agent connected to another: the
+//! agent's answer comes back, commands spread over the agents of several
+//! nodes, wait for an agent that is reconnecting, and fail with
+//! `AGENT_DISCONNECTED` when the node holding the agent is killed.
 //! The clusters come from `floh_e2e::postgres`; without PostgreSQL
 //! installed these tests say how to install it and skip.
 
+mod agent_relay;
 mod agent_revocation;
 mod coherence;
 mod durability;
@@ -40,12 +45,17 @@ pub(crate) struct Node {
 impl Node {
     /// Start a node on `database_url` (`--database-url`).
     pub fn start(database_url: &str) -> Self {
+        Self::start_with(database_url, ServerSettings::default())
+    }
+
+    /// Start a node on `database_url` with more `settings`; the shared
+    /// secret key and `--database-url` are added to them.
+    pub fn start_with(database_url: &str, mut settings: ServerSettings) -> Self {
         let data = tempfile::tempdir().expect("data dir");
-        let settings = ServerSettings {
-            secret_key: Some(SHARED_SECRET_KEY.into()),
-            extra_args: vec!["--database-url".into(), database_url.into()],
-            ..ServerSettings::default()
-        };
+        settings.secret_key = Some(SHARED_SECRET_KEY.into());
+        settings
+            .extra_args
+            .extend(["--database-url".into(), database_url.into()]);
         let server = Server::start_with(data.path(), settings)
             .unwrap_or_else(|printed| panic!("a node on {database_url} did not start:\n{printed}"));
         Self {

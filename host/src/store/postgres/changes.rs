@@ -37,6 +37,22 @@ pub enum Change {
     AgentTokenRevoked(String),
     /// Agents were forgotten.
     Agents,
+    /// Agent sessions changed on some node (connected, disconnected).
+    Sessions,
+    /// A command for an agent held by node `holder` waits in relay row `id`.
+    Relay {
+        /// The node holding the agent's session.
+        holder: String,
+        /// The relay row.
+        id: i64,
+    },
+    /// The answer to relay row `id`, sent by node `sender`, is there.
+    Answered {
+        /// The node that sent the command.
+        sender: String,
+        /// The relay row.
+        id: i64,
+    },
     /// Notifications may have been missed: drop every cache.
     Resync,
 }
@@ -48,6 +64,9 @@ impl Change {
             Self::Tokens => "tokens".into(),
             Self::AgentTokenRevoked(id) => format!("agent-token-revoked:{id}"),
             Self::Agents => "agents".into(),
+            Self::Sessions => "sessions".into(),
+            Self::Relay { holder, id } => format!("relay:{id}:{holder}"),
+            Self::Answered { sender, id } => format!("answered:{id}:{sender}"),
             Self::Resync => "resync".into(),
         }
     }
@@ -58,7 +77,24 @@ impl Change {
             "tokens" => Self::Tokens,
             "agents" => Self::Agents,
             "resync" => Self::Resync,
-            other => Self::AgentTokenRevoked(other.strip_prefix("agent-token-revoked:")?.into()),
+            "sessions" => Self::Sessions,
+            other => {
+                if let Some(id) = other.strip_prefix("agent-token-revoked:") {
+                    Self::AgentTokenRevoked(id.into())
+                } else if let Some(rest) = other.strip_prefix("relay:") {
+                    let (id, holder) = rest.split_once(':')?;
+                    Self::Relay {
+                        holder: holder.into(),
+                        id: id.parse().ok()?,
+                    }
+                } else {
+                    let (id, sender) = other.strip_prefix("answered:")?.split_once(':')?;
+                    Self::Answered {
+                        sender: sender.into(),
+                        id: id.parse().ok()?,
+                    }
+                }
+            }
         })
     }
 }
@@ -178,6 +214,15 @@ mod tests {
             Change::Tokens,
             Change::AgentTokenRevoked("agt_1".into()),
             Change::Agents,
+            Change::Sessions,
+            Change::Relay {
+                holder: "node-a".into(),
+                id: 7,
+            },
+            Change::Answered {
+                sender: "node-b".into(),
+                id: 8,
+            },
             Change::Resync,
         ] {
             assert_eq!(Change::parse(&change.payload()), Some(change));

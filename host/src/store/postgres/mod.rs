@@ -14,6 +14,7 @@ mod connectors;
 mod history;
 mod keys;
 mod oauth;
+mod relay;
 mod schema;
 mod tokens;
 
@@ -27,6 +28,7 @@ use tokio_postgres::error::SqlState;
 use super::StoreError;
 
 pub use changes::{Change, ChangeFeed, LISTENER_APPLICATION_NAME};
+pub use relay::{HeldSession, RelayedCommand};
 
 /// Connections a node keeps open at most. Every operation is one short
 /// transaction; more connections than the blocking work they wait on buy

@@ -84,6 +84,25 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO key_retirement VALUES (1);
     "#,
+    // 2: agents connected to each node, and commands relayed between nodes.
+    r#"
+    CREATE TABLE agent_sessions (
+        agent_id text PRIMARY KEY,
+        node_id text NOT NULL,
+        connectors text[] NOT NULL,
+        public_key text NOT NULL,
+        lease_until_ms bigint NOT NULL
+    );
+    CREATE TABLE agent_relay (
+        id bigserial PRIMARY KEY,
+        holder_node text NOT NULL,
+        sender_node text NOT NULL,
+        agent_id text NOT NULL,
+        command bytea NOT NULL,
+        wait_ms bigint NOT NULL,
+        answer bytea
+    );
+    "#,
 ];
 
 /// The newest schema version this build knows.

@@ -158,15 +158,18 @@ impl PostgresStore {
     }
 
     pub(in crate::store) async fn put_agent(&self, record: AgentRecord) -> Result<(), StoreError> {
-        let client = self.client().await?;
-        client
-            .execute(
-                "INSERT INTO agents (agent_id, record) VALUES ($1, $2)
-                 ON CONFLICT (agent_id) DO UPDATE SET record = excluded.record",
-                &[&record.agent_id, &encode(&record)],
-            )
-            .await
-            .map_err(database)?;
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(database)?;
+        txn.execute(
+            "INSERT INTO agents (agent_id, record) VALUES ($1, $2)
+             ON CONFLICT (agent_id) DO UPDATE SET record = excluded.record",
+            &[&record.agent_id, &encode(&record)],
+        )
+        .await
+        .map_err(database)?;
+        // Other nodes learn which connectors agents claim from these.
+        announce(&txn, Change::Agents).await?;
+        txn.commit().await.map_err(database)?;
         Ok(())
     }
 
