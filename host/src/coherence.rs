@@ -39,6 +39,12 @@ pub fn follow(
             };
             match change {
                 Change::Connectors | Change::Agents => service.forget_cached_connectors(),
+                Change::AgentRemoved(id) => {
+                    if agents.forget_removed_elsewhere(&id) {
+                        tracing::info!(agent = %id, "agent removed on another node");
+                    }
+                    service.forget_cached_connectors();
+                }
                 Change::Tokens => auth.forget_cached(),
                 Change::AgentTokenRevoked(id) => {
                     let closed = agents.evict_token(&id);

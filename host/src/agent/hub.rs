@@ -443,17 +443,21 @@ impl AgentHub {
     /// Forget an agent (closing its connection): its connectors run on the
     /// server again. `false` when the hub does not know it.
     pub fn remove(&self, agent_id: &str) -> bool {
-        let removed = self.agents().remove(agent_id);
-        match removed {
-            Some(entry) => {
-                self.record(Change::Delete(agent_id.to_string()));
-                if let Some(session) = entry.connected() {
-                    session.evict("AGENT_REMOVED", "the agent was removed by an admin".into());
-                }
-                true
-            }
-            None => false,
+        let removed = self.forget_removed_elsewhere(agent_id);
+        if removed {
+            self.record(Change::Delete(agent_id.to_string()));
         }
+        removed
+    }
+
+    /// Forget an agent another node removed from the shared store (its
+    /// record is gone already), closing its connection here if it has one.
+    pub fn forget_removed_elsewhere(&self, agent_id: &str) -> bool {
+        let removed = self.agents().remove(agent_id);
+        if let Some(session) = removed.as_ref().and_then(AgentEntry::connected) {
+            session.evict("AGENT_REMOVED", "the agent was removed by an admin".into());
+        }
+        removed.is_some()
     }
 }
 

@@ -368,7 +368,7 @@ impl NodeRelay {
             };
             let Some(relay) = relay.upgrade() else { return };
             match change {
-                Change::Sessions | Change::Agents | Change::Resync => {
+                Change::Sessions | Change::Agents | Change::AgentRemoved(_) | Change::Resync => {
                     relay.view.lock().await.loaded_at = None;
                     relay.sessions_changed.notify_waiters();
                     if change == Change::Resync {

@@ -7,14 +7,18 @@
 //! A command sent to one node reaches an agent connected to another: the
 //! agent's answer comes back, commands spread over the agents of several
 //! nodes, wait for an agent that is reconnecting, and fail with
-//! `AGENT_DISCONNECTED` when the node holding the agent is killed.
+//! `AGENT_DISCONNECTED` when the node holding the agent is killed. An agent
+//! removed through one node is forgotten by all, and a node warns at start
+//! when PostgreSQL could lose acknowledged writes.
 //! The clusters come from `floh_e2e::postgres`; without PostgreSQL
 //! installed these tests say how to install it and skip.
 
 mod agent_relay;
+mod agent_removal;
 mod agent_revocation;
 mod coherence;
 mod durability;
+mod durability_settings;
 mod postgres_harness;
 mod store_contract;
 mod unique_names;

@@ -9,7 +9,8 @@ use floh::model::{ConnectorDefinition, OpenApiSpec};
 use floh::secrets::ConfigCipher;
 use floh::store::{
     AgentRecord, AgentTokenRecord, ConnectorRecord, ExecutionRecord, OAuthGrantRecord,
-    PendingAuthorization, RewrapCursor, Role, SpecChange, Store, StoreError, TokenRecord,
+    PendingAuthorization, RewrapCursor, RewrapError, Role, SpecChange, Store, StoreError,
+    TokenRecord,
 };
 use floh_e2e::postgres::TestPostgres;
 use serde_json::json;
@@ -450,6 +451,33 @@ async fn grants_and_pending_authorizations(nodes: Nodes) {
         .expect("grant")
         .expect("found");
     assert_eq!(stored.sealed_tokens, vec![2]);
+    // A refresh that finishes after a disconnect does not bring it back.
+    assert!(
+        store
+            .delete_oauth_grant("c1".into())
+            .await
+            .expect("disconnect")
+    );
+    assert!(
+        !store
+            .update_oauth_grant("c1".into(), grant(vec![4], 10))
+            .await
+            .expect("refresh"),
+        "a refresh after a disconnect is dropped"
+    );
+    assert!(
+        store
+            .oauth_grant("c1".into())
+            .await
+            .expect("grant")
+            .is_none()
+    );
+    assert!(
+        store
+            .connect_oauth_grant("c1".into(), grant(vec![5], 12))
+            .await
+            .expect("connect again")
+    );
     assert!(store.delete_connector("c1".into()).await.expect("delete"));
     assert!(
         store
@@ -598,6 +626,41 @@ async fn key_rotation_rewraps_counts_and_retires(nodes: Nodes) {
     );
 }
 
+async fn a_failing_reseal_stops_the_batch_and_changes_nothing(nodes: Nodes) {
+    let store = &nodes.store;
+    let keys = tempfile::tempdir().expect("keys");
+    let cipher = ConfigCipher::load(keys.path(), None, true).expect("cipher");
+    for n in 0..3 {
+        let id = format!("c{n:03}");
+        let mut connector = record(&id, &id);
+        connector.sealed_config = Some(cipher.seal(&id, &json!({"n": n})));
+        store
+            .insert_connector(connector, None, None)
+            .await
+            .expect("insert");
+    }
+    let active = cipher.rotate().expect("rotate");
+    let failed = store
+        .rewrap_batch(active, 10, RewrapCursor::start(), |_, id, _| {
+            if id == "c001" {
+                Err("no")
+            } else {
+                Ok(b"x".to_vec())
+            }
+        })
+        .await;
+    assert!(
+        matches!(failed, Err(RewrapError::Seal("no"))),
+        "{:?}",
+        failed.map(|batch| batch.rewrapped)
+    );
+    assert_eq!(
+        store.sealed_counts().await.expect("counts"),
+        BTreeMap::from([(1, 3)]),
+        "the value re-sealed before the failure was rolled back"
+    );
+}
+
 async fn data_survives_a_new_connection(nodes: Nodes) {
     nodes
         .store
@@ -657,6 +720,7 @@ contract!(
     tokens_agents_and_agent_tokens,
     grants_and_pending_authorizations,
     key_rotation_rewraps_counts_and_retires,
+    a_failing_reseal_stops_the_batch_and_changes_nothing,
     data_survives_a_new_connection,
 );
 

@@ -35,8 +35,10 @@ pub enum Change {
     Tokens,
     /// The agent token with this id was revoked.
     AgentTokenRevoked(String),
-    /// Agents were forgotten.
+    /// An agent connected, disconnected or claimed other connectors.
     Agents,
+    /// The agent with this id was removed (an admin forgot it).
+    AgentRemoved(String),
     /// Agent sessions changed on some node (connected, disconnected).
     Sessions,
     /// A command for an agent held by node `holder` waits in relay row `id`.
@@ -64,6 +66,7 @@ impl Change {
             Self::Tokens => "tokens".into(),
             Self::AgentTokenRevoked(id) => format!("agent-token-revoked:{id}"),
             Self::Agents => "agents".into(),
+            Self::AgentRemoved(id) => format!("agent-removed:{id}"),
             Self::Sessions => "sessions".into(),
             Self::Relay { holder, id } => format!("relay:{id}:{holder}"),
             Self::Answered { sender, id } => format!("answered:{id}:{sender}"),
@@ -81,6 +84,8 @@ impl Change {
             other => {
                 if let Some(id) = other.strip_prefix("agent-token-revoked:") {
                     Self::AgentTokenRevoked(id.into())
+                } else if let Some(id) = other.strip_prefix("agent-removed:") {
+                    Self::AgentRemoved(id.into())
                 } else if let Some(rest) = other.strip_prefix("relay:") {
                     let (id, holder) = rest.split_once(':')?;
                     Self::Relay {
@@ -214,6 +219,7 @@ mod tests {
             Change::Tokens,
             Change::AgentTokenRevoked("agt_1".into()),
             Change::Agents,
+            Change::AgentRemoved("agt_2".into()),
             Change::Sessions,
             Change::Relay {
                 holder: "node-a".into(),

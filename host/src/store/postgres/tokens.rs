@@ -179,7 +179,7 @@ impl PostgresStore {
         txn.execute("DELETE FROM agents WHERE agent_id = $1", &[&agent_id])
             .await
             .map_err(database)?;
-        announce(&txn, Change::Agents).await?;
+        announce(&txn, Change::AgentRemoved(agent_id.clone())).await?;
         txn.commit().await.map_err(database)?;
         Ok(())
     }
