@@ -324,7 +324,10 @@ impl NodeRelay {
             .insert(id, answered.clone());
         let give_up = Instant::now() + wait + self.lease;
         let result = loop {
-            // Look first: the answer may have landed before the waiter did.
+            // Wait for the answer's notification (or the next check), then
+            // look: the answer may also have landed before the waiter did,
+            // or its notification been missed (a resync wakes us too).
+            let _ = tokio::time::timeout(HOLDER_CHECK, answered.notified()).await;
             match self.store.take_relay_answer(id).await {
                 Ok(Some(answer)) => break decode_answer(&answer, &agent),
                 Ok(None) => {}
@@ -343,7 +346,6 @@ impl NodeRelay {
                     waited: wait,
                 });
             }
-            let _ = tokio::time::timeout(HOLDER_CHECK, answered.notified()).await;
         };
         self.answers
             .lock()

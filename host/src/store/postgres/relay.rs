@@ -4,6 +4,13 @@
 //! the agent will receive it, its config already sealed to the agent's key:
 //! no plaintext secret passes through the database. Rows are announced
 //! inside the transaction that writes them (see `changes`).
+//!
+//! Relay rows live only as long as one command, and a command in flight
+//! fails anyway when PostgreSQL restarts (the sender sees the holder's
+//! lease lapse): their transactions commit without waiting for the WAL
+//! flush (`synchronous_commit` off for them alone), which is most of a
+//! relayed command's cost otherwise. Sessions and everything else keep
+//! waiting for the flush.
 
 use super::changes::{Change, announce};
 use super::{PostgresStore, database, to_i64};
@@ -163,6 +170,7 @@ impl PostgresStore {
     ) -> Result<i64, StoreError> {
         let mut client = self.client().await?;
         let txn = client.transaction().await.map_err(database)?;
+        without_flush(&txn).await?;
         let id: i64 = txn
             .query_one(
                 "INSERT INTO agent_relay (holder_node, sender_node, agent_id, command, wait_ms)
@@ -225,6 +233,7 @@ impl PostgresStore {
     ) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let txn = client.transaction().await.map_err(database)?;
+        without_flush(&txn).await?;
         txn.execute(
             "UPDATE agent_relay SET answer = $2 WHERE id = $1",
             &[&id, &answer],
@@ -246,14 +255,17 @@ impl PostgresStore {
     /// Take the answer of relay row `id` (the row goes with it); `None`
     /// while there is none.
     pub async fn take_relay_answer(&self, id: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let client = self.client().await?;
-        let row = client
+        let mut client = self.client().await?;
+        let txn = client.transaction().await.map_err(database)?;
+        without_flush(&txn).await?;
+        let row = txn
             .query_opt(
                 "DELETE FROM agent_relay WHERE id = $1 AND answer IS NOT NULL RETURNING answer",
                 &[&id],
             )
             .await
             .map_err(database)?;
+        txn.commit().await.map_err(database)?;
         Ok(row.map(|row| row.get(0)))
     }
 
@@ -266,4 +278,11 @@ impl PostgresStore {
             .map_err(database)?;
         Ok(())
     }
+}
+
+/// Commit `txn` without waiting for the WAL flush (relay rows only).
+async fn without_flush(txn: &tokio_postgres::Transaction<'_>) -> Result<(), StoreError> {
+    txn.batch_execute("SET LOCAL synchronous_commit TO OFF")
+        .await
+        .map_err(database)
 }
