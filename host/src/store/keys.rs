@@ -47,6 +47,20 @@ impl RewrapCursor {
             after: None,
         }
     }
+
+    /// The kinds a pass still visits from here, in order, each with the id
+    /// to go on after (only the cursor's own kind has one).
+    pub(super) fn remaining(&self) -> impl Iterator<Item = (SealedKind, Option<&str>)> {
+        let first = SealedKind::ALL
+            .iter()
+            .position(|kind| *kind == self.kind)
+            .unwrap_or(0);
+        SealedKind::ALL
+            .into_iter()
+            .skip(first)
+            .enumerate()
+            .map(|(index, kind)| (kind, self.after.as_deref().filter(|_| index == 0)))
+    }
 }
 
 /// What one batch did.

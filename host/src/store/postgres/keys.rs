@@ -254,15 +254,8 @@ impl PostgresStore {
             scan: limit.max(1) * SCAN_PER_REWRAP,
             rewrapped: 0,
         };
-        let first = SealedKind::ALL
-            .iter()
-            .position(|kind| *kind == cursor.kind)
-            .unwrap_or(0);
         let mut next = None;
-        for (index, kind) in SealedKind::ALL.into_iter().enumerate().skip(first) {
-            let after = (index == first)
-                .then_some(cursor.after.as_deref())
-                .flatten();
+        for (kind, after) in cursor.remaining() {
             let stopped = match kind {
                 SealedKind::ConnectorConfig => {
                     pass.table::<ConnectorRecord, _>(kind, after).await?

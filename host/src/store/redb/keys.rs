@@ -139,14 +139,7 @@ impl RedbStore {
                 rewrapped: 0,
             };
             let mut next = None;
-            let first = SealedKind::ALL
-                .iter()
-                .position(|kind| *kind == cursor.kind)
-                .unwrap_or(0);
-            for (index, kind) in SealedKind::ALL.into_iter().enumerate().skip(first) {
-                let after = (index == first)
-                    .then_some(cursor.after.as_deref())
-                    .flatten();
+            for (kind, after) in cursor.remaining() {
                 let stopped = match kind {
                     SealedKind::ConnectorConfig => pass.table::<ConnectorRecord, _>(kind, after)?,
                     SealedKind::OAuthGrant => pass.table::<OAuthGrantRecord, _>(kind, after)?,
