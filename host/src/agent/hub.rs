@@ -461,6 +461,30 @@ impl AgentHub {
     }
 }
 
+/// Remove agent `agent_id` wherever it is known: from this hub, or, on a
+/// shared store, from the store when another node holds or remembers it
+/// (that node forgets it and closes its connection on the notification).
+/// Whether any node knew it.
+pub async fn remove_anywhere(
+    hub: &AgentHub,
+    store: &Store,
+    agent_id: &str,
+) -> Result<bool, crate::store::StoreError> {
+    if hub.remove(agent_id) {
+        return Ok(true);
+    }
+    let elsewhere = store.postgres().is_some()
+        && store
+            .agents()
+            .await?
+            .iter()
+            .any(|agent| agent.agent_id == agent_id);
+    if elsewhere {
+        store.delete_agent(agent_id.to_string()).await?;
+    }
+    Ok(elsewhere)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

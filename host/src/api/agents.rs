@@ -161,20 +161,9 @@ pub async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    if state.agents.remove(&id) {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    // On a shared store another node may hold (or remember) the agent:
-    // removing its record tells that node, which closes the connection.
-    let store = &state.agent_endpoint.store;
-    let elsewhere = store.postgres().is_some()
-        && store
-            .agents()
-            .await?
-            .iter()
-            .any(|agent| agent.agent_id == id);
-    if elsewhere {
-        store.delete_agent(id).await?;
+    let removed =
+        crate::agent::hub::remove_anywhere(&state.agents, &state.agent_endpoint.store, &id).await?;
+    if removed {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::new(
