@@ -39,6 +39,22 @@ async fn bad_definitions_are_refused_with_clear_errors() {
         "INVALID_BODY",
         "scriptSrc",
     );
+    // serde would read an array as a struct's fields in order (`[]` as a
+    // request whose fields all have defaults): every body must be an object.
+    for (path, body) in [
+        ("/api/connectors/script-template", "[]"),
+        ("/api/connectors", r#"["a", "script"]"#),
+        ("/api/connectors/a/execute", r#"["ping"]"#),
+        ("/api/connectors/script-template", r#""text""#),
+    ] {
+        assert_error(
+            api.send_raw(reqwest::Method::POST, path, "application/json", body)
+                .await,
+            422,
+            "INVALID_BODY",
+            "JSON object",
+        );
+    }
     assert_error(
         post(json!({"executionModel": "script"})).await,
         422,

@@ -2,11 +2,13 @@
 //! right status, decided here and nowhere else.
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use serde_json::{Map, Value};
 
 use crate::rate_limit::{self, Refusal};
@@ -147,10 +149,59 @@ impl From<QueryRejection> for ApiError {
 /// `Json` whose rejections are API errors: malformed JSON is 400
 /// `INVALID_JSON`; well-formed JSON of the wrong shape (unknown or missing
 /// fields, wrong types) is 422 `INVALID_BODY` with serde's message, which
-/// names the field; a missing JSON content type is 415.
-#[derive(Debug, FromRequest)]
-#[from_request(via(Json), rejection(ApiError))]
+/// names the field; a missing JSON content type is 415. Every request body
+/// of the API is an object, and one that is JSON but not an object is 422
+/// too: serde would otherwise read an array as a struct's fields in order
+/// (`[]` as a request whose fields all have defaults).
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        if !has_json_content_type(request.headers()) {
+            return Err(Self::Rejection::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "UNSUPPORTED_MEDIA_TYPE",
+                "send the body as JSON with `Content-Type: application/json`",
+            ));
+        }
+        let body = Bytes::from_request(request, state)
+            .await
+            .map_err(|error| ApiError::new(error.status(), "BODY_UNREADABLE", error.body_text()))?;
+        let opens_an_object = body.iter().find(|byte| !byte.is_ascii_whitespace()) == Some(&b'{');
+        if !opens_an_object && serde_json::from_slice::<IgnoredAny>(&body).is_ok() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "INVALID_BODY",
+                "the body must be a JSON object",
+            ));
+        }
+        let Json(value) = Json::<T>::from_bytes(&body)?;
+        Ok(Self(value))
+    }
+}
+
+/// `application/json` or any `application/*+json`, as axum's `Json` takes.
+fn has_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+    else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    kind.eq_ignore_ascii_case("application")
+        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+}
 
 impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
