@@ -96,8 +96,9 @@ pub struct ConnectorSummary {
 
 impl ConnectorService {
     /// Connectors matching `filter`, by name, each with its newest
-    /// execution.
+    /// execution (queued history is written first).
     pub async fn list(&self, filter: &ListFilter) -> Result<Vec<ConnectorSummary>, ServiceError> {
+        self.history.flush().await;
         let listing = self.store.listing().await?;
         // A built-in instance lists its type's commands: one lookup per type.
         let mut type_commands: HashMap<String, Vec<String>> = HashMap::new();
@@ -126,6 +127,7 @@ impl ConnectorService {
         &self,
         ids: Vec<String>,
     ) -> Result<HashMap<String, Vec<ExecutionSummary>>, ServiceError> {
+        self.history.flush().await;
         Ok(self.store.activity_of(ids).await?)
     }
 

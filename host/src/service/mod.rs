@@ -343,13 +343,14 @@ impl ConnectorService {
         }
     }
 
-    /// A connector's recent executions, newest first.
+    /// A connector's recent executions, newest first, queued ones included.
     pub async fn executions(
         &self,
         id_or_name: &str,
         limit: usize,
     ) -> Result<Vec<ExecutionRecord>, ServiceError> {
         let record = self.find(id_or_name).await?;
+        self.history.flush().await;
         Ok(self.store.executions(record.id, limit).await?)
     }
 
@@ -360,6 +361,7 @@ impl ConnectorService {
         execution_id: &str,
     ) -> Result<ExecutionRecord, ServiceError> {
         let record = self.find(id_or_name).await?;
+        self.history.flush().await;
         self.store
             .executions(record.id, HISTORY_PER_CONNECTOR)
             .await?
@@ -377,6 +379,7 @@ impl ConnectorService {
         &self,
     ) -> Result<std::collections::HashMap<String, Vec<ExecutionSummary>>, ServiceError> {
         let names = self.names_by_id().await?;
+        self.history.flush().await;
         let mut activity = self.store.activity().await?;
         Ok(names
             .into_iter()
@@ -390,6 +393,7 @@ impl ConnectorService {
         limit: usize,
     ) -> Result<Vec<RecentExecution>, ServiceError> {
         let names = self.names_by_id().await?;
+        self.history.flush().await;
         Ok(self
             .store
             .recent_executions(limit)

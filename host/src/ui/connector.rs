@@ -159,9 +159,8 @@ async fn history(
     Path(name): Path<String>,
 ) -> Result<Markup, UiError> {
     let connector = state.app.service.get(&name).await?;
-    // History is written in the background; the run that triggered this
-    // reload must be in it.
-    state.app.service.flush().await;
+    // `executions` flushes the background history writer first, so the run
+    // that triggered this reload is in it.
     let history = state.app.service.executions(&name, RECENT_SHOWN).await?;
     Ok(history_panel(
         &path_of(&connector.definition.name),
