@@ -186,6 +186,13 @@ bench-compare seconds="5":
     cargo build --quiet --release -p floh
     python3 {{root}}/host/benches/compare/compare.py {{cargo_target}}/release/floh "$peers/node_modules/.bin/workerd" {{seconds}}
 
+# What script snapshots cost in memory: RSS and PSS of the release server
+# before and after `count` script connectors have each run from their own
+# snapshot, per snapshot, and their disk (issue 12's memory figures).
+bench-memory count="1000":
+    cargo build --quiet --release -p floh
+    python3 {{root}}/host/benches/compare/memory.py {{cargo_target}}/release/floh {{count}}
+
 # One node on PostgreSQL beside one on redb (wrk, release, a throwaway
 # cluster): health, a trivial execute, one write per request; then agent
 # commands from the node holding the agent and relayed from another node.
