@@ -165,7 +165,7 @@ where
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         if !has_json_content_type(request.headers()) {
-            return Err(Self::Rejection::new(
+            return Err(ApiError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "UNSUPPORTED_MEDIA_TYPE",
                 "send the body as JSON with `Content-Type: application/json`",
@@ -199,8 +199,13 @@ fn has_json_content_type(headers: &HeaderMap) -> bool {
     let Some((kind, subtype)) = essence.split_once('/') else {
         return false;
     };
+    let suffix = subtype
+        .len()
+        .checked_sub(5)
+        .and_then(|at| subtype.get(at..));
     kind.eq_ignore_ascii_case("application")
-        && (subtype.eq_ignore_ascii_case("json") || subtype.to_ascii_lowercase().ends_with("+json"))
+        && (subtype.eq_ignore_ascii_case("json")
+            || suffix.is_some_and(|suffix| suffix.eq_ignore_ascii_case("+json")))
 }
 
 impl From<JsonRejection> for ApiError {

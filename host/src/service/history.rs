@@ -11,9 +11,8 @@
 //! [`HistoryWriter::flush`]), so they see every execution answered before
 //! them. Shutdown drains the queue.
 
-use std::time::Duration;
-
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{Notify, mpsc, oneshot};
 
@@ -142,6 +141,15 @@ mod tests {
         }
     }
 
+    /// A writer over a fresh store, keeping `keep` records per connector
+    /// (the directory lives as long as the returned guard).
+    fn writer(keep: usize) -> (tempfile::TempDir, Store, HistoryWriter) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
+        let writer = HistoryWriter::start(store.clone(), keep);
+        (dir, store, writer)
+    }
+
     async fn written(store: &Store) -> Vec<String> {
         let records = store.executions("c1".into(), 10).await.expect("read");
         records.into_iter().map(|r| r.id).collect()
@@ -149,9 +157,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_flush_returns_once_every_record_queued_before_it_is_written() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
-        let writer = HistoryWriter::start(store.clone(), 100);
+        let (_dir, store, writer) = writer(100);
         for n in 0..3 {
             writer.record("c1".into(), record(&format!("e{n}")));
         }
@@ -161,9 +167,7 @@ mod tests {
 
     #[tokio::test]
     async fn records_are_written_after_the_linger_without_a_flush() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
-        let writer = HistoryWriter::start(store.clone(), 100);
+        let (_dir, store, writer) = writer(100);
         writer.record("c1".into(), record("e0"));
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         while written(&store).await.is_empty() {
@@ -175,9 +179,7 @@ mod tests {
 
     #[tokio::test]
     async fn more_records_than_a_batch_holds_are_all_written_by_one_flush() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = Store::open(&dir.path().join("floh.redb")).expect("store");
-        let writer = HistoryWriter::start(store.clone(), 2 * MAX_BATCH);
+        let (_dir, store, writer) = writer(2 * MAX_BATCH);
         for n in 0..MAX_BATCH + 3 {
             writer.record("c1".into(), record(&format!("e{n}")));
         }
