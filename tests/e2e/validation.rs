@@ -149,7 +149,7 @@ async fn bad_executions_are_refused_with_clear_errors() {
             json!({"command": "deleteEverything"}),
         )
         .await;
-    assert_eq!(status, 404, "{body}");
+    assert_eq!(status, 400, "{body}");
     assert_eq!(body["error"]["code"], "UNKNOWN_COMMAND");
     assert_eq!(
         body["error"]["knownCommands"],

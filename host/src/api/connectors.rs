@@ -114,8 +114,8 @@ pub async fn delete(
     request_body = ExecuteRequest,
     responses(
         (status = 200, description = "The command ran (or failed while running)", body = ExecutionResponse),
-        (status = 400, description = "`INVALID_PARAMS`: params do not fit the command's `paramSchema`", body = ErrorBody),
-        (status = 404, description = "`CONNECTOR_NOT_FOUND`, or `UNKNOWN_COMMAND` (with `knownCommands`)", body = ErrorBody),
+        (status = 400, description = "`INVALID_PARAMS`: params do not fit the command's `paramSchema`; `UNKNOWN_COMMAND` (with `knownCommands`): the connector has no such command", body = ErrorBody),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`TYPE_UNAVAILABLE`: the connector's built-in type is not registered any more", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`: the connector's executions are over their rate limit (`--rate-limit-execute`)", body = ErrorBody),
     ))]
@@ -134,8 +134,8 @@ pub async fn execute(
     params(("id" = String, Path, description = "Connector id or name")),
     responses(
         (status = 200, description = "The test ran (or failed while running)", body = ExecutionResponse),
-        (status = 400, description = "`INVALID_PARAMS`: the `test` command requires params", body = ErrorBody),
-        (status = 404, description = "`CONNECTOR_NOT_FOUND`, or `UNKNOWN_COMMAND`: the connector has no `test` command", body = ErrorBody),
+        (status = 400, description = "`INVALID_PARAMS`: the `test` command requires params; `UNKNOWN_COMMAND`: the connector has no `test` command", body = ErrorBody),
+        (status = 404, description = "`CONNECTOR_NOT_FOUND`", body = ErrorBody),
         (status = 409, description = "`TYPE_UNAVAILABLE`", body = ErrorBody),
         (status = 429, description = "`RATE_LIMITED`: the connector's executions are over their rate limit (`--rate-limit-execute`)", body = ErrorBody),
     ))]

@@ -116,7 +116,9 @@ impl ServiceError {
             Self::ScriptSyntax { .. } => (StatusCode::BAD_REQUEST, "SCRIPT_SYNTAX_ERROR"),
             Self::UnknownType { .. } => (StatusCode::BAD_REQUEST, "UNKNOWN_TYPE"),
             Self::TypeUnavailable(_) => (StatusCode::CONFLICT, "TYPE_UNAVAILABLE"),
-            Self::UnknownCommand { .. } => (StatusCode::NOT_FOUND, "UNKNOWN_COMMAND"),
+            // A command is named in the request, not the path: the
+            // connector exists, the request asks it for something it lacks.
+            Self::UnknownCommand { .. } => (StatusCode::BAD_REQUEST, "UNKNOWN_COMMAND"),
             Self::InvalidParams(_) => (StatusCode::BAD_REQUEST, "INVALID_PARAMS"),
             Self::OAuth { kind, .. } => {
                 use super::oauth::OAuthFailure;
