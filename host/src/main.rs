@@ -98,6 +98,11 @@ enum Command {
         /// top level at every execution).
         #[arg(long, env = "FLOH_SCRIPT_SNAPSHOTS", default_value_t = true, action = clap::ArgAction::Set)]
         script_snapshots: bool,
+        /// While a core is idle, make script instances ahead of need and drop
+        /// used ones on a thread of their own (`false`: every execution
+        /// instantiates and tears down inline).
+        #[arg(long, env = "FLOH_SCRIPT_SPARES", default_value_t = true, action = clap::ArgAction::Set)]
+        script_spares: bool,
         /// Script snapshots kept loaded (least recently used unloaded first).
         #[arg(long, env = "FLOH_SCRIPT_SNAPSHOTS_LOADED", default_value_t = 512)]
         script_snapshots_loaded: usize,
@@ -291,6 +296,7 @@ async fn run() -> anyhow::Result<()> {
             rate_limit_execute,
             rate_limit_execute_burst,
             script_snapshots,
+            script_spares,
             script_snapshots_loaded,
             script_snapshots_disk_mib,
             database_url,
@@ -325,6 +331,7 @@ async fn run() -> anyhow::Result<()> {
                 max_disk_bytes: script_snapshots_disk_mib.saturating_mul(1024 * 1024),
                 ..floh::runtime::SnapshotOptions::default()
             };
+            options.script_spares = script_spares;
             server::serve(options).await
         }
         Command::Key { command, client } => cli::key(client, command).await,

@@ -60,6 +60,7 @@ pub struct Metrics {
     script_runs: Family<StartLabels, Counter>,
     script_snapshots: Family<SnapshotLabels, Counter>,
     script_snapshots_loaded: Gauge,
+    script_spares_used: Counter,
 }
 
 impl Default for Metrics {
@@ -120,6 +121,13 @@ impl Default for Metrics {
             "Script snapshots loaded now",
             script_snapshots_loaded.clone(),
         );
+        let script_spares_used = Counter::default();
+        registry.register(
+            "script_spare_instances_used",
+            "Script executions that started in an instance made ahead of \
+             need (fresh, never run in) rather than instantiated inline",
+            script_spares_used.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             executions,
@@ -130,6 +138,7 @@ impl Default for Metrics {
             script_runs,
             script_snapshots,
             script_snapshots_loaded,
+            script_spares_used,
         }
     }
 }
@@ -205,6 +214,7 @@ impl Metrics {
             };
             catch_up(&self.script_runs.get_or_create(&labels), total);
         }
+        catch_up(&self.script_spares_used, runs.on_spare);
         for (outcome, total) in [
             ("built", snapshots.built),
             ("loaded_from_disk", snapshots.loaded_from_disk),

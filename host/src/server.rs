@@ -55,6 +55,8 @@ pub struct ServeOptions {
     pub rate_limits: RateLimits,
     /// Per-script snapshots.
     pub snapshots: crate::runtime::SnapshotOptions,
+    /// Script instances made ahead of need while a core is idle.
+    pub script_spares: bool,
     /// PostgreSQL instead of the data directory's redb file.
     pub database_url: Option<String>,
 }
@@ -77,6 +79,7 @@ impl ServeOptions {
             rewrap: crate::service::RewrapPace::default(),
             rate_limits: RateLimits::default(),
             snapshots: crate::runtime::SnapshotOptions::default(),
+            script_spares: true,
             database_url: None,
         }
     }
@@ -140,6 +143,7 @@ pub async fn build(options: &ServeOptions) -> anyhow::Result<App> {
     let engine = Arc::new(ScriptEngine::new(ScriptEngineOptions {
         cache_dir: Some(cache_dir),
         snapshots: options.snapshots.clone(),
+        spares: options.script_spares,
         ..ScriptEngineOptions::default()
     })?);
     let types = TypeRegistry::default();

@@ -179,8 +179,13 @@ impl HttpImport {
     }
 
     /// What was sent, in order.
-    pub fn into_calls(self) -> Vec<HttpCall> {
-        self.calls
+    pub fn into_calls(mut self) -> Vec<HttpCall> {
+        self.take_calls()
+    }
+
+    /// What was sent, in order; the record is left empty.
+    pub fn take_calls(&mut self) -> Vec<HttpCall> {
+        std::mem::take(&mut self.calls)
     }
 
     /// Send `request` under the policy and limits, following redirects; with

@@ -148,6 +148,12 @@ impl LogCapture {
 
     /// The kept entries, with a final note when some were dropped.
     pub fn into_entries(mut self) -> Vec<LogEntry> {
+        self.take_entries()
+    }
+
+    /// The entries so far, plus a note of how many were dropped; the
+    /// capture is left empty.
+    pub fn take_entries(&mut self) -> Vec<LogEntry> {
         if self.dropped > 0 {
             self.entries.push(LogEntry {
                 level: LogLevel::Warn,
@@ -157,8 +163,9 @@ impl LogCapture {
                 ),
                 at_ms: self.started.elapsed().as_millis() as u64,
             });
+            self.dropped = 0;
         }
-        self.entries
+        std::mem::take(&mut self.entries)
     }
 }
 

@@ -12,6 +12,8 @@ mod limits;
 mod prepared;
 mod script_engine;
 pub mod snapshot;
+mod spares;
+mod stores;
 mod wasm_engine;
 
 pub use artefact_cache::{ArtefactCache, Cached};

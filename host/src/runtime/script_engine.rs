@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use wasmtime::{Store, UpdateDeadline};
+use wasmtime::Store;
 
 use super::HostCalls;
 use super::artefact_cache::ArtefactCache;
@@ -17,22 +17,24 @@ use super::limits::{ExecutionLimits, MemoryLimiter};
 use super::prepared::{
     self, BuilderSetup, PreparedScripts, ScriptKey, SnapshotOptions, SnapshotStats, SnapshotStatus,
 };
+use super::spares::{Image, ImageId, Spares, Turn};
+use super::stores::StoreFactory;
 use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 use crate::bindings::{RunError, ScriptEnginePre, types};
 use crate::egress::EgressPolicy;
 use crate::egress::resolver::HttpClients;
-use crate::imports::{ConfigImport, HttpImport, LogCapture, LogLevel, SharedCache};
+use crate::imports::{HttpImport, LogCapture, LogLevel};
 use crate::redact::SecretRedactor;
 
-/// A busy guest yields to the scheduler this often (in epoch ticks), which is
-/// also when its deadline is checked.
-const YIELD_EVERY_TICKS: u64 = 5;
+/// Images (recently used scripts' snapshots, and the engine) kept with
+/// instances made ahead of need; see [`Spares`].
+const SPARE_IMAGES: usize = 32;
 
 /// How long `compile` may take.
 const COMPILE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How to build a [`ScriptEngine`].
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ScriptEngineOptions {
     /// Where compiled artefacts are cached; `None` compiles at every start.
     pub cache_dir: Option<PathBuf>,
@@ -45,6 +47,22 @@ pub struct ScriptEngineOptions {
     pub engine_wasm: Option<Vec<u8>>,
     /// Per-script snapshots (kept under `cache_dir` when there is one).
     pub snapshots: SnapshotOptions,
+    /// Make instances ahead of need and drop used ones on a thread of their
+    /// own (off: every execution instantiates and tears down inline).
+    pub spares: bool,
+}
+
+impl Default for ScriptEngineOptions {
+    fn default() -> Self {
+        Self {
+            cache_dir: None,
+            pool: PoolSizing::default(),
+            limits: ExecutionLimits::default(),
+            engine_wasm: None,
+            snapshots: SnapshotOptions::default(),
+            spares: true,
+        }
+    }
 }
 
 /// Who is executing and under which rules.
@@ -130,12 +148,15 @@ pub struct ScriptRuns {
     pub from_snapshot: u64,
     /// From bytecode (top level evaluated by the execution).
     pub from_bytecode: u64,
+    /// Of either, in an instance made ahead of need rather than inline.
+    pub on_spare: u64,
 }
 
 #[derive(Default)]
 struct RunCounters {
     from_snapshot: AtomicU64,
     from_bytecode: AtomicU64,
+    on_spare: AtomicU64,
 }
 
 /// Why source did not compile.
@@ -165,14 +186,13 @@ pub enum CompileError {
 /// clients, limits and cache, through the crate-internal accessors below.
 pub struct ScriptEngine {
     prepared: PreparedScripts,
+    spares: Spares,
     runs: RunCounters,
     wasm: WasmEngine,
-    pre: ScriptEnginePre<HostState>,
-    clients: HttpClients,
-    limits: ExecutionLimits,
+    pre: Image,
+    stores: Arc<StoreFactory>,
     version: Arc<str>,
     artefacts: ArtefactCache,
-    cache: SharedCache,
 }
 
 impl ScriptEngine {
@@ -190,7 +210,7 @@ impl ScriptEngine {
         let artefacts = cache;
         let linker = linker(wasm.engine())?;
         let instance_pre = linker.instantiate_pre(&component)?;
-        let pre = ScriptEnginePre::new(instance_pre)?;
+        let pre = Arc::new(ScriptEnginePre::new(instance_pre)?);
         let prepared = PreparedScripts::start(
             &options.snapshots,
             BuilderSetup {
@@ -201,22 +221,34 @@ impl ScriptEngine {
                 artefacts: prepared::images_cache(&options.snapshots, &artefacts),
             },
         )?;
+        let clients = HttpClients::new(
+            options
+                .limits
+                .http
+                .request_timeout
+                .min(Duration::from_secs(10)),
+        );
+        let stores = Arc::new(StoreFactory::new(
+            wasm.engine().clone(),
+            options.limits,
+            clients,
+        ));
+        // A spare holds a slot of the pool (each image two): spares take at
+        // most an eighth of it.
+        let spare_images = if options.spares {
+            SPARE_IMAGES.min(pool.max_instances as usize / 16)
+        } else {
+            0
+        };
         Ok(Self {
             prepared,
+            spares: Spares::start(spare_images, stores.clone())?,
             runs: RunCounters::default(),
-            clients: HttpClients::new(
-                options
-                    .limits
-                    .http
-                    .request_timeout
-                    .min(Duration::from_secs(10)),
-            ),
             wasm,
             pre,
-            limits: options.limits,
+            stores,
             version: engine_version(wasm_bytes).into(),
             artefacts,
-            cache: SharedCache::default(),
         })
     }
 
@@ -227,7 +259,7 @@ impl ScriptEngine {
 
     /// The limits applied to every execution.
     pub fn limits(&self) -> &ExecutionLimits {
-        &self.limits
+        self.stores.limits()
     }
 
     /// Where the snapshot of `script` stands.
@@ -241,13 +273,14 @@ impl ScriptEngine {
         let runs = ScriptRuns {
             from_snapshot: read(&self.runs.from_snapshot),
             from_bytecode: read(&self.runs.from_bytecode),
+            on_spare: read(&self.runs.on_spare),
         };
         (self.prepared.stats(), runs)
     }
 
     /// Compile `source` to bytecode.
     pub async fn compile(&self, source: &str) -> Result<CompiledScript, CompileError> {
-        self.compile_up_to(source, self.limits.max_source_bytes)
+        self.compile_up_to(source, self.limits().max_source_bytes)
             .await
     }
 
@@ -293,19 +326,18 @@ impl ScriptEngine {
         let started = Instant::now();
         let timeout = self.timeout_of(invocation);
         let deadline = started + timeout;
-        let outcome;
-        let (logs, http_calls) = match self.new_store(context, deadline) {
-            Ok(mut store) => {
-                outcome = self
-                    .run(&mut store, script, invocation, deadline, timeout)
-                    .await;
-                let state = store.into_data();
-                (state.log.into_entries(), state.http.into_calls())
+        let turn = self.spares.begin();
+        let (outcome, store) = self
+            .run(&turn, script, invocation, context, deadline, timeout)
+            .await;
+        let (logs, http_calls) = match store {
+            Some(mut store) => {
+                let state = store.data_mut();
+                let taken = (state.log.take_entries(), state.http.take_calls());
+                self.spares.retire(&turn, store);
+                taken
             }
-            Err(error) => {
-                outcome = Err(ExecutionError::Trap(error.to_string()));
-                (Vec::new(), Vec::new())
-            }
+            None => (Vec::new(), Vec::new()),
         };
         let outcome = redact_outcome(outcome, &context.redactor);
         Execution {
@@ -332,8 +364,8 @@ impl ScriptEngine {
         invocation
             .metadata
             .timeout
-            .unwrap_or(self.limits.default_timeout)
-            .min(self.limits.max_timeout)
+            .unwrap_or(self.limits().default_timeout)
+            .min(self.limits().max_timeout)
     }
 
     fn imports(
@@ -341,22 +373,7 @@ impl ScriptEngine {
         context: &ExecutionContext,
         deadline: Instant,
     ) -> anyhow::Result<(HttpImport, LogCapture)> {
-        let client = self.clients.for_policy(&context.egress)?;
-        let http = HttpImport::new(
-            client,
-            context.egress.clone(),
-            self.limits.http,
-            deadline,
-            context.redactor.clone(),
-        )
-        .with_renewal(context.token_renewal.as_ref().map(|r| r.0.clone()));
-        let log = LogCapture::new(
-            context.connector.clone(),
-            context.log_level,
-            self.limits.log,
-            context.redactor.clone(),
-        );
-        Ok((http, log))
+        self.stores.imports(context, deadline)
     }
 
     /// The wasmtime engine shared by scripts and plugins.
@@ -377,8 +394,7 @@ impl ScriptEngine {
         context: &ExecutionContext,
         deadline: Instant,
     ) -> anyhow::Result<Store<HostState>> {
-        let (http, log) = self.imports(context, deadline)?;
-        Ok(self.store_with(context, deadline, http, log))
+        self.stores.store(context, deadline)
     }
 
     /// A store like [`Self::new_store`]'s, around imports made already.
@@ -389,64 +405,69 @@ impl ScriptEngine {
         http: HttpImport,
         log: LogCapture,
     ) -> Store<HostState> {
-        let config = ConfigImport::new(&context.config);
-        let cache = self
-            .cache
-            .import(context.connector.clone(), config.json().clone());
-        let state = HostState::new(
-            MemoryLimiter::new(self.limits.memory_bytes),
-            http,
-            log,
-            config,
-            cache,
-        );
-        let mut store = Store::new(self.wasm.engine(), state);
-        store.limiter(|state| &mut state.limiter);
-        store.set_epoch_deadline(YIELD_EVERY_TICKS);
-        store.epoch_deadline_callback(move |_| {
-            if Instant::now() >= deadline {
-                Ok(UpdateDeadline::Interrupt)
-            } else {
-                Ok(UpdateDeadline::Yield(YIELD_EVERY_TICKS))
-            }
-        });
-        store
+        self.stores.store_with(context, deadline, http, log)
     }
 
+    /// Run `invocation` in a fresh instance of the script's snapshot (or of
+    /// the engine, loading the bytecode): the spare made for it when there
+    /// is one, else instantiated here. Returns the store, for its logs and
+    /// HTTP calls, unless there never was one.
     async fn run(
         &self,
-        store: &mut Store<HostState>,
+        turn: &Turn<'_>,
         script: &CompiledScript,
         invocation: &Invocation,
+        context: &ExecutionContext,
         deadline: Instant,
         timeout: Duration,
-    ) -> Result<ConnectorResult, ExecutionError> {
+    ) -> (
+        Result<ConnectorResult, ExecutionError>,
+        Option<Store<HostState>>,
+    ) {
         if script.engine_version() != self.version() {
-            return Err(ExecutionError::InvalidBytecode(format!(
+            let error = ExecutionError::InvalidBytecode(format!(
                 "it was compiled by engine {} but this host runs {}; recompile it from source",
                 script.engine_version(),
                 self.version()
-            )));
+            ));
+            return (Err(error), None);
         }
         let wit_invocation = wit_invocation(invocation, timeout);
         let prepared = self.prepared.lookup(script.key, &script.bytecode);
-        let counter = match prepared {
-            Some(_) => &self.runs.from_snapshot,
-            None => &self.runs.from_bytecode,
+        let (id, image, counter) = match &prepared {
+            Some(image) => (ImageId::Script(script.key), image, &self.runs.from_snapshot),
+            None => (ImageId::Engine, &self.pre, &self.runs.from_bytecode),
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        let (mut store, spare_instance) = match self.spares.take(turn, id, image) {
+            Some(spare) => {
+                let mut store = spare.store;
+                if let Err(error) = self.stores.bind(&mut store, context, deadline) {
+                    self.spares.retire(turn, store);
+                    return (Err(error), None);
+                }
+                self.runs.on_spare.fetch_add(1, Ordering::Relaxed);
+                (store, Some(spare.instance))
+            }
+            None => match self.stores.store(context, deadline) {
+                Ok(store) => (store, None),
+                Err(error) => return (Err(ExecutionError::Trap(error.to_string())), None),
+            },
+        };
         let call = async {
+            let instance = match spare_instance {
+                Some(instance) => instance,
+                None => image.instantiate_async(&mut store).await?,
+            };
             match prepared {
-                Some(image) => {
-                    let instance = image.instantiate_async(&mut *store).await?;
+                Some(_) => {
                     instance
-                        .call_run_prepared(&mut *store, &wit_invocation)
+                        .call_run_prepared(&mut store, &wit_invocation)
                         .await
                 }
                 None => {
-                    let instance = self.pre.instantiate_async(&mut *store).await?;
                     instance
-                        .call_run(&mut *store, script.bytecode(), &wit_invocation)
+                        .call_run(&mut store, script.bytecode(), &wit_invocation)
                         .await
                 }
             }
@@ -456,12 +477,13 @@ impl ScriptEngine {
         // guest-side interrupt win when both fire.
         let result = tokio::time::timeout_at((deadline + EPOCH_TICK * 2).into(), call).await;
         let limiter = &store.data().limiter;
-        match result {
+        let outcome = match result {
             Err(_) => Err(ExecutionError::Timeout(timeout)),
             Ok(Err(trap)) => Err(classify_trap(&trap, limiter, timeout)),
             Ok(Ok(Err(run_error))) => Err(classify_run_error(run_error, limiter)),
-            Ok(Ok(Ok(result))) => connector_result(result, self.limits.max_output_bytes),
-        }
+            Ok(Ok(Ok(result))) => connector_result(result, self.limits().max_output_bytes),
+        };
+        (outcome, Some(store))
     }
 }
 

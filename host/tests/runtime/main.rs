@@ -10,5 +10,6 @@ mod sandbox;
 mod script_api;
 mod shipped_plugins;
 mod snapshots;
+mod spares;
 mod support;
 mod surface;
