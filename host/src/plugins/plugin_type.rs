@@ -84,7 +84,10 @@ impl PluginType {
         let (http, log) = calls
             .lend()
             .ok_or_else(|| ExecutionError::Trap("the host calls were lent already".into()))?;
-        let mut store = self.engine.store_with(context, deadline, http, log);
+        let mut store = self
+            .engine
+            .stores()
+            .store_with(context, deadline, http, log);
         let wit_invocation = script_internals::wit_invocation(invocation, timeout);
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
@@ -137,7 +140,8 @@ async fn describe(
     let context = ExecutionContext::new("describe");
     let deadline = Instant::now() + DESCRIBE_TIMEOUT;
     let mut store = engine
-        .new_store(&context, deadline)
+        .stores()
+        .store(&context, deadline)
         .map_err(|e| PluginError::Describe(e.to_string()))?;
     let call = async {
         let instance = pre.instantiate_async(&mut store).await?;

@@ -23,7 +23,7 @@ use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 use crate::bindings::{RunError, ScriptEnginePre, types};
 use crate::egress::EgressPolicy;
 use crate::egress::resolver::HttpClients;
-use crate::imports::{HttpImport, LogCapture, LogLevel};
+use crate::imports::LogLevel;
 use crate::redact::SecretRedactor;
 
 /// Images (recently used scripts' snapshots, and the engine) kept with
@@ -298,7 +298,8 @@ impl ScriptEngine {
         let context = ExecutionContext::new("compile");
         let deadline = Instant::now() + COMPILE_TIMEOUT;
         let mut store = self
-            .new_store(&context, deadline)
+            .stores
+            .store(&context, deadline)
             .map_err(|e| CompileError::Engine(e.to_string()))?;
         let call = async {
             let instance = self.pre.instantiate_async(&mut store).await?;
@@ -355,7 +356,7 @@ impl ScriptEngine {
         context: &ExecutionContext,
         deadline: Instant,
     ) -> anyhow::Result<HostCalls> {
-        let (http, log) = self.imports(context, deadline)?;
+        let (http, log) = self.stores.imports(context, deadline)?;
         Ok(HostCalls::new(http, log))
     }
 
@@ -368,14 +369,6 @@ impl ScriptEngine {
             .min(self.limits().max_timeout)
     }
 
-    fn imports(
-        &self,
-        context: &ExecutionContext,
-        deadline: Instant,
-    ) -> anyhow::Result<(HttpImport, LogCapture)> {
-        self.stores.imports(context, deadline)
-    }
-
     /// The wasmtime engine shared by scripts and plugins.
     pub fn wasm_engine(&self) -> &wasmtime::Engine {
         self.wasm.engine()
@@ -386,26 +379,9 @@ impl ScriptEngine {
         &self.artefacts
     }
 
-    /// A store for one execution: imports bound to `context`, the memory
-    /// limiter, and an epoch callback that yields while `deadline` is ahead
-    /// and interrupts after it.
-    pub(crate) fn new_store(
-        &self,
-        context: &ExecutionContext,
-        deadline: Instant,
-    ) -> anyhow::Result<Store<HostState>> {
-        self.stores.store(context, deadline)
-    }
-
-    /// A store like [`Self::new_store`]'s, around imports made already.
-    pub(crate) fn store_with(
-        &self,
-        context: &ExecutionContext,
-        deadline: Instant,
-        http: HttpImport,
-        log: LogCapture,
-    ) -> Store<HostState> {
-        self.stores.store_with(context, deadline, http, log)
+    /// Where stores for this engine are made (plugins run in them too).
+    pub(crate) fn stores(&self) -> &StoreFactory {
+        &self.stores
     }
 
     /// Run `invocation` in a fresh instance of the script's snapshot (or of
