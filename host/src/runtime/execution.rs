@@ -1,11 +1,14 @@
 //! What goes into an execution and what comes out of it.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::imports::{HttpCall, LogEntry};
+use crate::egress::EgressPolicy;
+use crate::imports::{HttpCall, LogEntry, LogLevel};
+use crate::redact::SecretRedactor;
 
 /// One command to run (the spec's execute request, minus the config).
 #[derive(Debug, Clone, Default)]
@@ -29,6 +32,47 @@ pub struct InvocationMetadata {
     pub run_id: Option<String>,
     /// The deadline; the engine's default when `None`.
     pub timeout: Option<Duration>,
+}
+
+/// Who is executing and under which rules.
+#[derive(Debug, Clone)]
+pub struct ExecutionContext {
+    /// The connector's name (for logs and traces).
+    pub connector: Arc<str>,
+    /// The decrypted connection config (a JSON object): `floh.config`.
+    pub config: serde_json::Value,
+    /// Masks the connector's secret values in logs and errors.
+    pub redactor: Arc<SecretRedactor>,
+    /// Where `floh.http` may go.
+    pub egress: EgressPolicy,
+    /// The connector's `logLevel`.
+    pub log_level: LogLevel,
+    /// The OAuth2 grant behind `config.accessToken`, renewed on a 401.
+    pub token_renewal: Option<TokenRenewal>,
+}
+
+/// An execution's OAuth2 grant, as the HTTP import uses it.
+#[derive(Clone)]
+pub struct TokenRenewal(pub Arc<dyn crate::imports::http::AccessTokenRenewal>);
+
+impl std::fmt::Debug for TokenRenewal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenRenewal(..)")
+    }
+}
+
+impl ExecutionContext {
+    /// A context with no config and the default (public-only) egress policy.
+    pub fn new(connector: &str) -> Self {
+        Self {
+            connector: connector.into(),
+            config: serde_json::json!({}),
+            redactor: Arc::default(),
+            egress: EgressPolicy::default(),
+            log_level: LogLevel::default(),
+            token_renewal: None,
+        }
+    }
 }
 
 /// The spec's `ConnectorResult`.

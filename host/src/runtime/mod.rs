@@ -19,14 +19,14 @@ mod wasm_engine;
 pub use artefact_cache::{ArtefactCache, Cached};
 pub use engine_wasm::{ENGINE_WASM, engine_version};
 pub use execution::{
-    ConnectorResult, Execution, ExecutionError, Invocation, InvocationMetadata, OutcomeFields,
+    ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation, InvocationMetadata,
+    OutcomeFields, TokenRenewal,
 };
 pub use host_calls::HostCalls;
 pub use limits::{ExecutionLimits, MemoryLimiter};
 pub use prepared::{ScriptKey, SnapshotOptions, SnapshotStats, SnapshotStatus};
 pub use script_engine::{
-    CompileError, CompiledScript, ExecutionContext, ScriptEngine, ScriptEngineOptions, ScriptRuns,
-    TokenRenewal,
+    CompileError, CompiledScript, ScriptEngine, ScriptEngineOptions, ScriptRuns,
 };
 pub use wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 

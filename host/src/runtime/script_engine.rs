@@ -11,7 +11,7 @@ use wasmtime::Store;
 use super::HostCalls;
 use super::artefact_cache::ArtefactCache;
 use super::engine_wasm::{ENGINE_WASM, engine_version};
-use super::execution::{ConnectorResult, Execution, ExecutionError, Invocation};
+use super::execution::{ConnectorResult, Execution, ExecutionContext, ExecutionError, Invocation};
 use super::host_state::{HostState, linker};
 use super::limits::{ExecutionLimits, MemoryLimiter};
 use super::prepared::{
@@ -21,9 +21,7 @@ use super::spares::{Image, ImageId, Spares, Turn};
 use super::stores::StoreFactory;
 use super::wasm_engine::{EPOCH_TICK, PoolSizing, WasmEngine};
 use crate::bindings::{RunError, ScriptEnginePre, types};
-use crate::egress::EgressPolicy;
 use crate::egress::resolver::HttpClients;
-use crate::imports::LogLevel;
 use crate::redact::SecretRedactor;
 
 /// Images (recently used scripts' snapshots, and the engine) kept with
@@ -61,47 +59,6 @@ impl Default for ScriptEngineOptions {
             engine_wasm: None,
             snapshots: SnapshotOptions::default(),
             spares: true,
-        }
-    }
-}
-
-/// Who is executing and under which rules.
-#[derive(Debug, Clone)]
-pub struct ExecutionContext {
-    /// The connector's name (for logs and traces).
-    pub connector: Arc<str>,
-    /// The decrypted connection config (a JSON object): `floh.config`.
-    pub config: serde_json::Value,
-    /// Masks the connector's secret values in logs and errors.
-    pub redactor: Arc<SecretRedactor>,
-    /// Where `floh.http` may go.
-    pub egress: EgressPolicy,
-    /// The connector's `logLevel`.
-    pub log_level: LogLevel,
-    /// The OAuth2 grant behind `config.accessToken`, renewed on a 401.
-    pub token_renewal: Option<TokenRenewal>,
-}
-
-/// An execution's OAuth2 grant, as the HTTP import uses it.
-#[derive(Clone)]
-pub struct TokenRenewal(pub Arc<dyn crate::imports::http::AccessTokenRenewal>);
-
-impl std::fmt::Debug for TokenRenewal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenRenewal(..)")
-    }
-}
-
-impl ExecutionContext {
-    /// A context with no config and the default (public-only) egress policy.
-    pub fn new(connector: &str) -> Self {
-        Self {
-            connector: connector.into(),
-            config: serde_json::json!({}),
-            redactor: Arc::default(),
-            egress: EgressPolicy::default(),
-            log_level: LogLevel::default(),
-            token_renewal: None,
         }
     }
 }

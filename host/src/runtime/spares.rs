@@ -34,9 +34,9 @@ use std::time::{Duration, Instant};
 
 use wasmtime::Store;
 
+use super::execution::ExecutionContext;
 use super::host_state::HostState;
 use super::prepared::ScriptKey;
-use super::script_engine::ExecutionContext;
 use super::stores::StoreFactory;
 use crate::bindings::{ScriptEngine as EngineInstance, ScriptEnginePre};
 

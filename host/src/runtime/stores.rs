@@ -5,10 +5,9 @@ use std::time::Instant;
 
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use super::execution::ExecutionError;
+use super::execution::{ExecutionContext, ExecutionError};
 use super::host_state::HostState;
 use super::limits::{ExecutionLimits, MemoryLimiter};
-use super::script_engine::ExecutionContext;
 use crate::egress::resolver::HttpClients;
 use crate::imports::{ConfigImport, HttpImport, LogCapture, SharedCache};
 
