@@ -19,8 +19,8 @@
 //! thread). So an execution uses spares only while fewer executions than
 //! the host has cores are in flight, and not for a while after the thread
 //! fell behind (several executions in a row found their image's spare still
-//! being made): see [`Spares::begin`]. Otherwise it instantiates and drops inline, as
-//! without spares.
+//! being made): see [`Spares::begin`]. Otherwise it instantiates and drops
+//! inline, as without spares.
 //!
 //! The isolation promise is unchanged: a spare is a fresh instance no guest
 //! code ran in, used by exactly one execution and then dropped.
