@@ -377,7 +377,7 @@ impl ScriptEngine {
                 let mut store = spare.store;
                 if let Err(error) = self.stores.bind(&mut store, context, deadline) {
                     self.spares.retire(turn, store);
-                    return (Err(error), None);
+                    return (Err(ExecutionError::Trap(error.to_string())), None);
                 }
                 self.runs.on_spare.fetch_add(1, Ordering::Relaxed);
                 (store, Some(spare.instance))

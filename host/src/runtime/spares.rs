@@ -199,10 +199,7 @@ impl Spares {
     /// A spare of `id`, if one is ready; either way, spares for the next
     /// executions of `id` are asked for. Nothing while no core is idle.
     pub fn take(&self, turn: &Turn<'_>, id: ImageId, image: &Image) -> Option<Spare> {
-        if !turn.core_idle {
-            return None;
-        }
-        let jobs = self.jobs.as_ref()?;
+        let jobs = self.jobs.as_ref().filter(|_| turn.core_idle)?;
         let mut ready = self.shared.ready();
         ready.clock += 1;
         let now = ready.clock;

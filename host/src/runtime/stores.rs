@@ -5,11 +5,11 @@ use std::time::Instant;
 
 use wasmtime::{Engine, Store, UpdateDeadline};
 
-use super::execution::{ExecutionContext, ExecutionError};
+use super::execution::ExecutionContext;
 use super::host_state::HostState;
 use super::limits::{ExecutionLimits, MemoryLimiter};
 use crate::egress::resolver::HttpClients;
-use crate::imports::{ConfigImport, HttpImport, LogCapture, SharedCache};
+use crate::imports::{CacheImport, ConfigImport, HttpImport, LogCapture, SharedCache};
 
 /// A busy guest yields to the scheduler this often (in epoch ticks), which is
 /// also when its deadline is checked.
@@ -83,10 +83,7 @@ impl StoreFactory {
         http: HttpImport,
         log: LogCapture,
     ) -> Store<HostState> {
-        let config = ConfigImport::new(&context.config);
-        let cache = self
-            .cache
-            .import(context.connector.clone(), config.json().clone());
+        let (config, cache) = self.config_and_cache(context);
         let state = HostState::new(
             MemoryLimiter::new(self.limits.memory_bytes),
             http,
@@ -109,14 +106,9 @@ impl StoreFactory {
         store: &mut Store<HostState>,
         context: &ExecutionContext,
         deadline: Instant,
-    ) -> Result<(), ExecutionError> {
-        let (http, log) = self
-            .imports(context, deadline)
-            .map_err(|error| ExecutionError::Trap(error.to_string()))?;
-        let config = ConfigImport::new(&context.config);
-        let cache = self
-            .cache
-            .import(context.connector.clone(), config.json().clone());
+    ) -> anyhow::Result<()> {
+        let (http, log) = self.imports(context, deadline)?;
+        let (config, cache) = self.config_and_cache(context);
         let state = store.data_mut();
         state.http = http;
         state.log = log;
@@ -124,6 +116,15 @@ impl StoreFactory {
         state.cache = cache;
         set_deadline(store, deadline);
         Ok(())
+    }
+
+    /// `floh.config` and the connector's view of the shared cache.
+    fn config_and_cache(&self, context: &ExecutionContext) -> (ConfigImport, CacheImport) {
+        let config = ConfigImport::new(&context.config);
+        let cache = self
+            .cache
+            .import(context.connector.clone(), config.json().clone());
+        (config, cache)
     }
 }
 
