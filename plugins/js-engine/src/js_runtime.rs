@@ -15,6 +15,27 @@ use javy::{Config, Runtime};
 /// loop into an out-of-memory error long before the memory cap is reached.
 const GC_THRESHOLD_BYTES: usize = 2 * 1024 * 1024;
 
+/// QuickJS creates some built-ins on first use: `Math`, `JSON`, `Reflect`
+/// and a few members of others. Reading every property descriptor two levels
+/// down from the global object (constructors, then their prototypes) creates
+/// them now, so they are part of the build snapshot instead of being created
+/// again by each execution that uses one (a JSON-heavy command spent 1.6% of
+/// its run doing so). Descriptors, so no getter runs.
+const CREATE_LAZY_BUILTINS: &str = r#"
+(function () {
+  function create(object, depth) {
+    var keys = Reflect.ownKeys(object);
+    for (var i = 0; i < keys.length; i++) {
+      var value = Object.getOwnPropertyDescriptor(object, keys[i]).value;
+      if (depth > 0 && value !== null && (typeof value === 'object' || typeof value === 'function')) {
+        create(value, depth - 1);
+      }
+    }
+  }
+  create(globalThis, 2);
+})();
+"#;
+
 /// The runtime plus what initialization learned about the global object.
 pub struct JsRuntime {
     pub runtime: Runtime,
@@ -48,6 +69,9 @@ fn create() -> JsRuntime {
     let runtime = Runtime::new(config).expect("QuickJS runtime");
     let builtin_globals = runtime.context().with(|cx| {
         crate::floh_global::install(&cx).expect("install the floh global");
+        cx.eval::<(), _>(CREATE_LAZY_BUILTINS)
+            .expect("create the lazily created built-ins");
+        cx.run_gc();
         global_names(&cx)
     });
     JsRuntime {

@@ -24,6 +24,7 @@ mod http_bridge;
 mod js_runtime;
 mod outcome;
 mod script;
+mod strtod;
 
 use bindings::floh::connector::types::{ConnectorResult, Invocation};
 use bindings::{Diagnostic, RunError};
