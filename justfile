@@ -212,16 +212,19 @@ bench-js calls="4000":
     peers="$HOME/.cache/floh/bench-peers"
     test -f "$peers/node_modules/quickjs-emscripten/package.json" || npm install --no-save --no-audit --no-fund --loglevel=error --prefix "$peers" {{bench_peers}}
     out=$(mktemp -d); trap 'rm -rf "$out"' EXIT
-    cargo bench --quiet -p floh --bench script_engine -- json_shaping | tee "$out/floh"
-    node {{root}}/host/benches/compare/quickjs_emscripten.mjs "$peers" {{calls}} | tee "$out/peer"
+    # The peer runs between the report's batches (the machine's speed
+    # drifts; one after the other, the ratio would measure the drift).
+    FLOH_BENCH_PEER_DIR="$peers" cargo bench --quiet -p floh --bench script_engine -- json_shaping | tee "$out/floh"
+    # Alone, for its two builds: QuickJS and quickjs-ng under the same compiler.
+    node {{root}}/host/benches/compare/quickjs_emscripten.mjs "$peers" {{calls}}
     work=$(sed -n 's/.*json_shaping work: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' "$out/floh" | head -1)
-    call=$(sed -n 's/.*quickjs_emscripten warm call: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' "$out/peer")
+    call=$(sed -n 's/.*quickjs-emscripten warm call, between these batches: p50 \([0-9.]*\) µs mean \([0-9.]*\) µs.*/\1 \2/p' "$out/floh" | head -1)
     echo
-    echo "JSON-shaping handler, in process          p50 (µs)  mean (µs)"
+    echo "JSON-shaping handler, in process, interleaved   p50 (µs)  mean (µs)"
     read -r wp wm <<< "$work"; read -r pp pm <<< "$call"
-    printf "  floh: its work (report - ping)        %8.1f  %9.1f\n" "$wp" "$wm"
-    printf "  quickjs-emscripten: a warm call       %8.1f  %9.1f\n" "$pp" "$pm"
-    awk -v wp="$wp" -v wm="$wm" -v pp="$pp" -v pm="$pm" 'BEGIN { printf "  floh / quickjs-emscripten             %7.2fx  %8.2fx\n", wp / pp, wm / pm }'
+    printf "  floh: its work (report - ping)              %8.1f  %9.1f\n" "$wp" "$wm"
+    printf "  quickjs-emscripten: a warm call             %8.1f  %9.1f\n" "$pp" "$pm"
+    awk -v wp="$wp" -v wm="$wm" -v pp="$pp" -v pm="$pm" 'BEGIN { printf "  floh / quickjs-emscripten                   %7.2fx  %8.2fx\n", wp / pp, wm / pm }'
 
 # The API under wrk (a C load generator, so the client takes little of the
 # two cores): POST /api/connectors/:id/execute of a trivial script connector,

@@ -14,6 +14,11 @@
 //! `FLOH_BENCH_ENGINE=path/to/engine.wasm` adds that engine build to the
 //! JSON-shaping report, measured interleaved with the shipped one, so two
 //! builds of the engine compare in one process on a busy machine.
+//! `FLOH_BENCH_PEER_DIR=dir` (where npm installed quickjs-emscripten) runs
+//! the same handler there between the report's batches (`just bench-js`).
+
+#[path = "compare/quickjs_peer.rs"]
+mod quickjs_peer;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -439,8 +444,12 @@ fn json_shaping_report(
     builds: &[(String, &Fixture)],
     samples: usize,
 ) {
+    /// Rounds between two batches of the peer's calls.
+    const BATCH: usize = 200;
     let (report, ping) = (invocation("report"), invocation("ping"));
     let mut timings = vec![(Calls::default(), Calls::default()); builds.len()];
+    let mut peer = quickjs_peer::Peer::from_env();
+    let mut peer_calls = Vec::new();
     rt.block_on(async {
         for round in 0..samples + samples / 10 {
             for ((_, f), (shaping, trivial)) in builds.iter().zip(timings.iter_mut()) {
@@ -457,6 +466,13 @@ fn json_shaping_report(
                         into.cpu.push(cpu);
                         into.faults += faults;
                     }
+                }
+            }
+            if let Some(peer) = peer.as_mut().filter(|_| (round + 1) % BATCH == 0) {
+                let calls = peer.report_calls(BATCH);
+                // The first tenth warms V8's tiers, as it warms ours.
+                if round >= samples / 10 {
+                    peer_calls.extend(calls);
                 }
             }
         }
@@ -487,6 +503,22 @@ fn json_shaping_report(
             wall.mean - trivial_wall.mean,
             cpu.p50 - trivial_cpu.p50
         );
+        if !peer_calls.is_empty() {
+            let mut peer = peer_calls.clone();
+            peer.sort_by(f64::total_cmp);
+            let (p50, mean) = (
+                peer[peer.len() / 2],
+                peer.iter().sum::<f64>() / peer.len() as f64,
+            );
+            println!(
+                "  quickjs-emscripten warm call, between these batches: p50 {p50:.1} µs mean {mean:.1} µs"
+            );
+            println!(
+                "  json_shaping work / quickjs-emscripten call: p50 {:.2}x mean {:.2}x",
+                (wall.p50 - trivial_wall.p50) / p50,
+                (wall.mean - trivial_wall.mean) / mean
+            );
+        }
     }
 }
 

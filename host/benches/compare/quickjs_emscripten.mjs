@@ -6,22 +6,30 @@
 // as floh's execution brings `data` across as JSON.
 //
 // Usage: node quickjs_emscripten.mjs PEERS_DIR [CALLS]
-// (PEERS_DIR holds node_modules/quickjs-emscripten.)
+//        node quickjs_emscripten.mjs PEERS_DIR --serve
+// (PEERS_DIR holds node_modules/quickjs-emscripten.) With --serve, each
+// line N on stdin runs N alternated report()/ping() calls (with their
+// results brought to the host) and answers one JSON line of their wall
+// times in µs: the runtime bench asks for batches between its own, so both
+// are measured in the same minutes of a machine whose speed drifts.
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 
 const [peers, callsArg] = process.argv.slice(2);
-const calls = Number(callsArg ?? 4000);
+const serving = callsArg === '--serve';
+const calls = serving ? 0 : Number(callsArg ?? 4000);
 const require = createRequire(join(peers, 'node_modules', 'noop.js'));
 const { getQuickJS, newQuickJSWASMModule } = require('quickjs-emscripten');
 
 const source = readFileSync(new URL('./shaping.js', import.meta.url), 'utf8') +
   '\nfunction ping() { return { success: true }; }\n';
 
-/** Times `report()` and `ping()` in a warm context of one QuickJS build. */
-function measure(label, quickjs) {
+/** A context of one QuickJS build after the script's top level, with a
+ * timed `call` of its commands. */
+function context(quickjs) {
   const vm = quickjs.newContext();
   vm.unwrapResult(vm.evalCode(source, 'shaping.js')).dispose();
   const report = vm.getProp(vm.global, 'report');
@@ -42,6 +50,30 @@ function measure(label, quickjs) {
       into.cpu.push(used.user + used.system);
     }
   };
+  const dispose = () => {
+    [report, ping].forEach((handle) => handle.dispose());
+    vm.dispose();
+  };
+  return { report, ping, call, dispose };
+}
+
+/** Answers batches of calls asked for on stdin (see the usage above). */
+async function serve(quickjs) {
+  const { report, ping, call, dispose } = context(quickjs);
+  for await (const line of createInterface({ input: process.stdin })) {
+    const rows = { report: timings(), ping: timings() };
+    for (let i = 0; i < Number(line); i++) {
+      call(report, true, rows.report);
+      call(ping, true, rows.ping);
+    }
+    process.stdout.write(JSON.stringify({ report: rows.report.wall, ping: rows.ping.wall }) + '\n');
+  }
+  dispose();
+}
+
+/** Times `report()` and `ping()` in a warm context of one QuickJS build. */
+function measure(label, quickjs) {
+  const { report, ping, call, dispose } = context(quickjs);
 
   // Alternated like the Rust side; the first tenth warms V8's tiers.
   const rows = { dumped: timings(), bare: timings(), ping: timings() };
@@ -51,8 +83,7 @@ function measure(label, quickjs) {
     call(report, false, warm && rows.bare);
     call(ping, true, warm && rows.ping);
   }
-  [report, ping].forEach((handle) => handle.dispose());
-  vm.dispose();
+  dispose();
 
   console.log(`${label}, warm context (${calls} calls each, alternated):`);
   const dumped = line('report() + result to host:', rows.dumped);
@@ -79,6 +110,10 @@ function line(label, { wall, cpu }) {
   return { p50, mean };
 }
 
+if (serving) {
+  await serve(await getQuickJS());
+  process.exit(0);
+}
 const version = require('quickjs-emscripten/package.json').version;
 const peer = measure(`quickjs-emscripten ${version} (QuickJS)`, await getQuickJS());
 // The same binding around quickjs-ng (floh's QuickJS), when installed:
