@@ -102,6 +102,12 @@ engine:
     mv {{engine_dir}}/floh-js-engine.wasm.new {{engine_dir}}/floh-js-engine.wasm
     cd {{engine_dir}} && sha256sum floh-js-engine.wasm > floh-js-engine.wasm.sha256
 
+# The engine crate's own tests (its strtod against the C library's),
+# natively: the engine is a workspace of its own, outside `cargo test
+# --workspace`. A native target dir of its own keeps the wasm cache intact.
+engine-test:
+    cd {{engine_dir}} && CARGO_TARGET_DIR={{engine_target}}-native cargo test --locked --release
+
 # Fail when a committed guest does not match its checksum or differs from a
 # fresh build of its sources (builds are reproducible byte for byte).
 check-guests:
@@ -367,4 +373,4 @@ deny: supply-tools
     fi
 
 # Everything CI does.
-ci: check-guests check-ui-editor e2e-deps postgres-deps lint deny test (fuzz "" "20")
+ci: check-guests engine-test check-ui-editor e2e-deps postgres-deps lint deny test (fuzz "" "20")
