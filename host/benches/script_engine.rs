@@ -477,6 +477,15 @@ fn json_shaping_report(
             }
         }
     });
+    // The peer is done: its calls' p50 and mean (µs), when it ran.
+    drop(peer);
+    peer_calls.sort_by(f64::total_cmp);
+    let peer_call = (!peer_calls.is_empty()).then(|| {
+        (
+            peer_calls[peer_calls.len() / 2],
+            peer_calls.iter().sum::<f64>() / peer_calls.len() as f64,
+        )
+    });
     for ((name, _), (shaping, trivial)) in builds.iter().zip(timings.iter_mut()) {
         let n = shaping.wall.len() as f64;
         let (wall, cpu) = (Stats::of(&mut shaping.wall), Stats::of(&mut shaping.cpu));
@@ -503,13 +512,7 @@ fn json_shaping_report(
             wall.mean - trivial_wall.mean,
             cpu.p50 - trivial_cpu.p50
         );
-        if !peer_calls.is_empty() {
-            let mut peer = peer_calls.clone();
-            peer.sort_by(f64::total_cmp);
-            let (p50, mean) = (
-                peer[peer.len() / 2],
-                peer.iter().sum::<f64>() / peer.len() as f64,
-            );
+        if let Some((p50, mean)) = peer_call {
             println!(
                 "  quickjs-emscripten warm call, between these batches: p50 {p50:.1} µs mean {mean:.1} µs"
             );

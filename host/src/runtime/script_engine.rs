@@ -376,8 +376,8 @@ impl ScriptEngine {
             Some(spare) => {
                 let mut store = spare.store;
                 if let Err(error) = self.stores.bind(&mut store, context, deadline) {
-                    self.spares.retire(turn, store);
-                    return (Err(ExecutionError::Trap(error.to_string())), None);
+                    // The caller retires it, as every store it gets back.
+                    return (Err(ExecutionError::Trap(error.to_string())), Some(store));
                 }
                 self.runs.on_spare.fetch_add(1, Ordering::Relaxed);
                 (store, Some(spare.instance))

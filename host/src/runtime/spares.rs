@@ -95,6 +95,20 @@ struct Ready {
     clock: u64,
 }
 
+impl Ready {
+    /// `making` fewer spares of `id` are being made; an image left with
+    /// none ready or being made is forgotten.
+    fn made(&mut self, id: ImageId, making: usize) {
+        let Some(of_image) = self.images.get_mut(&id) else {
+            return;
+        };
+        of_image.making = of_image.making.saturating_sub(making);
+        if of_image.ready.is_empty() && of_image.making == 0 {
+            self.images.remove(&id);
+        }
+    }
+}
+
 struct Shared {
     ready: Mutex<Ready>,
     /// Images kept with spares at most.
@@ -217,13 +231,7 @@ impl Spares {
                 image: image.clone(),
             };
             if jobs.try_send(job).is_err() {
-                let mut ready = self.shared.ready();
-                if let Some(of_image) = ready.images.get_mut(&id) {
-                    of_image.making -= wanted - asked;
-                    if of_image.ready.is_empty() && of_image.making == 0 {
-                        ready.images.remove(&id);
-                    }
-                }
+                self.shared.ready().made(id, wanted - asked);
                 break;
             }
         }
@@ -313,16 +321,13 @@ impl Maker {
         let Some(of_image) = ready.images.get_mut(&id) else {
             return;
         };
-        of_image.making = of_image.making.saturating_sub(1);
         match made {
             Ok(spare) => of_image.ready.push(spare),
             // The pool is full, most likely: executions instantiate
             // inline, as without spares.
             Err(error) => tracing::debug!(%error, "a spare instance could not be made"),
         }
-        if of_image.ready.is_empty() && of_image.making == 0 {
-            ready.images.remove(&id);
-        }
+        ready.made(id, 1);
         while ready.images.len() > self.shared.max_images {
             let coldest = ready
                 .images

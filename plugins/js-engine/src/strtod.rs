@@ -119,14 +119,6 @@ fn value(text: &[u8], extent: &Extent) -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The number at the start of `text` (which ends at its first NUL, if any)
-/// and the bytes it took, white space included; `None` when there is none.
-#[cfg_attr(target_family = "wasm", allow(dead_code))]
-fn parse_prefix(text: &[u8]) -> Option<(f64, usize)> {
-    let extent = scan(|i| text.get(i).copied().unwrap_or(0))?;
-    Some((value(text, &extent), extent.end))
-}
-
 /// C's `strtod`, for the engine's C code (see the module documentation).
 ///
 /// # Safety
@@ -158,7 +150,14 @@ pub unsafe extern "C" fn strtod(
 
 #[cfg(test)]
 mod tests {
-    use super::parse_prefix;
+    use super::{scan, value};
+
+    /// The number at the start of `text` (which ends at its first NUL, if any)
+    /// and the bytes it took, white space included; `None` when there is none.
+    fn parse_prefix(text: &[u8]) -> Option<(f64, usize)> {
+        let extent = scan(|i| text.get(i).copied().unwrap_or(0))?;
+        Some((value(text, &extent), extent.end))
+    }
 
     unsafe extern "C" {
         /// The C library's, to compare with.
